@@ -1,0 +1,52 @@
+# xbuild — build, test, demo, bench.
+GO        ?= go
+BIN       := bin/xbuild
+CACHE     := .cache
+BUSYBOX   := $(CACHE)/busybox/busybox
+GOFLAGS   ?=
+export GOFLAGS
+
+.PHONY: build test unit integration demo bench fmt vet clean deps busybox
+
+build: $(BIN)
+
+$(BIN): FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/xbuild
+
+FORCE:
+
+# busybox-static from Debian's archive: apt verifies the .deb against the
+# signed Release file of the mirror it came from.
+busybox: $(BUSYBOX)
+$(BUSYBOX):
+	@mkdir -p $(CACHE)/busybox/deb
+	@command -v apt-get >/dev/null || { echo "busybox-static needs apt-get (Debian/Ubuntu)"; exit 1; }
+	cd $(CACHE)/busybox/deb && (apt-get download busybox-static 2>/dev/null || \
+		(apt-get update -qq && apt-get download busybox-static))
+	dpkg-deb -x $(CACHE)/busybox/deb/busybox-static_*.deb $(CACHE)/busybox/root
+	cp $(CACHE)/busybox/root/bin/busybox $(BUSYBOX)
+	$(BUSYBOX) true
+
+deps: busybox
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# The whole suite: unit tests of every package and the integration suite
+# against the real binary, packages in parallel.
+test: deps build fmt vet
+	XBUILD_BIN=$(CURDIR)/$(BIN) XBUILD_BUSYBOX=$(CURDIR)/$(BUSYBOX) \
+		$(GO) test -p 2 -count=1 -timeout 18m ./...
+
+demo: build busybox
+	./scripts/demo.sh
+
+bench: deps build
+	XBUILD_BIN=$(CURDIR)/$(BIN) XBUILD_BUSYBOX=$(CURDIR)/$(BUSYBOX) \
+		$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf bin $(CACHE)
