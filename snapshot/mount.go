@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -17,9 +18,23 @@ type Mount struct {
 // MountAt mounts every mount in ms at target, in order. It is meant to run
 // inside a private mount namespace; the caller unmounts (or lets the
 // namespace die).
+//
+// Overlay options longer than a page cannot be passed to mount(2); for
+// deep layer stacks MountAt changes the working directory to the snapshot
+// directory and passes relative paths, so the caller must own the process's
+// (or, after unshare(CLONE_FS), the thread's) working directory.
 func MountAt(ms []Mount, target string) error {
+	target, err := filepath.Abs(target)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
 		flags, data := parseOptions(m.Options)
+		if m.Type == "overlay" && len(data) > 3000 {
+			if data, err = relativeOverlayData(m.Options); err != nil {
+				return err
+			}
+		}
 		typ := m.Type
 		if typ == "bind" {
 			flags |= unix.MS_BIND
@@ -35,6 +50,55 @@ func MountAt(ms []Mount, target string) error {
 		}
 	}
 	return nil
+}
+
+// relativeOverlayData chdirs to the common parent of every overlay dir and
+// returns the option string with paths relative to it.
+func relativeOverlayData(opts []string) (string, error) {
+	var dirs []string
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		if k == "lowerdir" || k == "upperdir" || k == "workdir" {
+			dirs = append(dirs, strings.Split(v, ":")...)
+		}
+	}
+	base := commonDir(dirs)
+	if err := unix.Chdir(base); err != nil {
+		return "", fmt.Errorf("chdir for overlay mount: %w", err)
+	}
+	var out []string
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || (k != "lowerdir" && k != "upperdir" && k != "workdir") {
+			if _, d := parseOptions([]string{o}); d != "" {
+				out = append(out, o)
+			}
+			continue
+		}
+		parts := strings.Split(v, ":")
+		for i, p := range parts {
+			rel, err := filepath.Rel(base, p)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = rel
+		}
+		out = append(out, k+"="+strings.Join(parts, ":"))
+	}
+	return strings.Join(out, ","), nil
+}
+
+func commonDir(paths []string) string {
+	if len(paths) == 0 {
+		return "/"
+	}
+	base := filepath.Dir(paths[0])
+	for _, p := range paths[1:] {
+		for base != "/" && !strings.HasPrefix(p, base+"/") {
+			base = filepath.Dir(base)
+		}
+	}
+	return base
 }
 
 func parseOptions(opts []string) (uintptr, string) {
