@@ -60,3 +60,9 @@ type MkdirOp struct {
 
 // Kind implements Op.
 func (MkdirOp) Kind() string { return "file.mkdir" }
+
+// ScratchOp is the empty filesystem.
+type ScratchOp struct{}
+
+// Kind implements Op.
+func (ScratchOp) Kind() string { return "source.scratch" }

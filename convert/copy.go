@@ -1,0 +1,140 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/xbuild/xbuild/image"
+	"github.com/xbuild/xbuild/llb"
+)
+
+type copyParams struct {
+	cmd      instructions.Command
+	add      bool
+	sd       instructions.SourcesAndDest
+	from     string
+	chown    string
+	chmod    string
+	excludes []string
+	parents  bool
+}
+
+func (s *stageState) copy(c *instructions.CopyCommand) error {
+	return s.doCopy(copyParams{cmd: c, sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, parents: c.Parents})
+}
+
+func (s *stageState) add(c *instructions.AddCommand) error {
+	if c.Checksum != "" {
+		return notSupported("ADD --checksum")
+	}
+	if c.KeepGitDir != nil {
+		return notSupported("ADD --keep-git-dir")
+	}
+	if c.Unpack != nil {
+		return notSupported("ADD --unpack")
+	}
+	for _, src := range c.SourcePaths {
+		if isURL(src) {
+			return notSupported("ADD from a URL or git repository")
+		}
+	}
+	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns})
+}
+
+func isURL(s string) bool {
+	for _, p := range []string{"http://", "https://", "git@", "git://", "ssh://"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *stageState) doCopy(p copyParams) error {
+	name := "COPY"
+	if p.add {
+		name = "ADD"
+	}
+	switch {
+	case len(p.sd.SourceContents) > 0:
+		return notSupported(name + " with a heredoc")
+	case p.parents:
+		return notSupported(name + " --parents")
+	case len(p.excludes) > 0:
+		return notSupported(name + " --exclude")
+	}
+	if p.chmod != "" {
+		if _, err := strconv.ParseUint(p.chmod, 8, 32); err != nil {
+			return notSupported(fmt.Sprintf("%s --chmod=%s (only octal modes are supported)", name, p.chmod))
+		}
+	}
+	dest := s.absPath(p.sd.DestPath)
+	if len(p.sd.SourcePaths) > 1 && !strings.HasSuffix(dest, "/") {
+		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", name)
+	}
+	src, sources, err := s.copySource(p)
+	if err != nil {
+		return err
+	}
+	op := llb.CopyOp{Sources: sources, Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: p.add, AllowEmpty: true}
+	s.vertex = llb.New(op, s.meta(instructionText(p.cmd), p.cmd), s.vertex, src)
+
+	msg := name
+	if p.chown != "" {
+		msg += " --chown=" + p.chown
+	}
+	if p.chmod != "" {
+		msg += " --chmod=" + p.chmod
+	}
+	for _, src := range p.sd.SourcePaths {
+		msg += " " + src
+	}
+	s.history(msg+" "+p.sd.DestPath+" # buildkit", true)
+	return nil
+}
+
+// copySource returns the vertex the files come from and the source paths
+// within it.
+func (s *stageState) copySource(p copyParams) (*llb.Vertex, []string, error) {
+	if p.from == "" {
+		var srcs []string
+		for _, src := range p.sd.SourcePaths {
+			clean := path.Clean("/" + src)
+			if rel := path.Clean(src); rel == ".." || strings.HasPrefix(rel, "../") {
+				return nil, nil, fmt.Errorf("%s: forbidden path outside the build context", src)
+			}
+			srcs = append(srcs, strings.TrimPrefix(clean, "/"))
+		}
+		v := llb.New(llb.ContextOp{Name: "context", Includes: srcs, Excludes: s.c.opt.Excludes}, llb.Meta{})
+		return v, srcs, nil
+	}
+	var srcs []string
+	for _, src := range p.sd.SourcePaths {
+		srcs = append(srcs, path.Clean("/"+src))
+	}
+	st, err := s.c.stageRef(p.from, s.index, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st != nil {
+		if err := s.c.dispatch(st); err != nil {
+			return nil, nil, err
+		}
+		return st.vertex, srcs, nil
+	}
+	img, err := s.c.opt.Images.Get(s.c.ctx, p.from)
+	if err != nil {
+		if errors.Is(err, image.ErrNotFound) {
+			return nil, nil, fmt.Errorf("--from=%s: no stage or image named %q (xbuild looks in its local image store; pulling is not supported yet)", p.from, p.from)
+		}
+		return nil, nil, fmt.Errorf("--from=%s: %w", p.from, err)
+	}
+	ref, _ := image.ParseReference(p.from)
+	v := llb.New(llb.ImageOp{Ref: ref.String(), Manifest: img.Descriptor.Digest}, llb.Meta{Internal: true, Name: "[internal] load " + ref.String()})
+	return v, srcs, nil
+}

@@ -1,0 +1,141 @@
+package parser
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// Dockerfile is a parsed Dockerfile.
+type Dockerfile struct {
+	File     string // name used in errors, e.g. "Dockerfile"
+	Stages   []instructions.Stage
+	MetaArgs []instructions.ArgCommand // ARGs before the first FROM
+	Escape   rune
+	Warnings []string
+	lines    []string
+}
+
+// Error is an error tied to a Dockerfile line.
+type Error struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Line <= 0 {
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Parse parses the Dockerfile src; file is the name errors use.
+func Parse(file string, src []byte) (*Dockerfile, error) {
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, &Error{File: file, Err: errors.New("the Dockerfile is empty")}
+	}
+	res, err := bkparser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, locate(file, err)
+	}
+	df := &Dockerfile{File: file, Escape: res.EscapeToken, lines: strings.Split(string(src), "\n")}
+	for _, w := range res.Warnings {
+		df.Warnings = append(df.Warnings, fmt.Sprintf("%s:%d: %s", file, w.Location.Start.Line, w.Short))
+	}
+	for _, n := range res.AST.Children {
+		cmd, err := instructions.ParseInstruction(n)
+		if err != nil {
+			return nil, &Error{File: file, Line: n.StartLine, Err: unwrapParse(err)}
+		}
+		if a, ok := cmd.(*instructions.ArgCommand); ok && len(df.Stages) == 0 {
+			df.MetaArgs = append(df.MetaArgs, *a)
+			continue
+		}
+		switch c := cmd.(type) {
+		case *instructions.Stage:
+			df.Stages = append(df.Stages, *c)
+		case instructions.Command:
+			if len(df.Stages) == 0 {
+				return nil, &Error{File: file, Line: n.StartLine, Err: fmt.Errorf("%s: no FROM before this instruction: a Dockerfile must begin with FROM (ARG may come before it)", strings.ToUpper(n.Value))}
+			}
+			st := &df.Stages[len(df.Stages)-1]
+			st.AddCommand(c)
+		default:
+			return nil, &Error{File: file, Line: n.StartLine, Err: fmt.Errorf("unexpected instruction %s", n.Value)}
+		}
+	}
+	if len(df.Stages) == 0 {
+		return nil, &Error{File: file, Err: errors.New("no FROM instruction: a Dockerfile must have at least one stage")}
+	}
+	return df, nil
+}
+
+// Errorf makes an error located at the first line of loc.
+func (d *Dockerfile) Errorf(loc []bkparser.Range, format string, args ...any) error {
+	return d.Wrap(loc, fmt.Errorf(format, args...))
+}
+
+// Wrap locates err at the first line of loc (unless it is already located).
+func (d *Dockerfile) Wrap(loc []bkparser.Range, err error) error {
+	var pe *Error
+	if err == nil || errors.As(err, &pe) {
+		return err
+	}
+	line := 0
+	if len(loc) > 0 {
+		line = loc[0].Start.Line
+	}
+	return &Error{File: d.File, Line: line, Err: err}
+}
+
+// Line returns the text of source line n (1-based), trimmed.
+func (d *Dockerfile) Line(n int) string {
+	if n < 1 || n > len(d.lines) {
+		return ""
+	}
+	return strings.TrimSpace(d.lines[n-1])
+}
+
+// Lex returns a word expander using the file's escape character.
+func (d *Dockerfile) Lex() *shell.Lex { return shell.NewLex(d.Escape) }
+
+func locate(file string, err error) error {
+	var le *bkparser.LocationError
+	line := 0
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		line = le.Locations[0][0].Start.Line
+	}
+	return &Error{File: file, Line: line, Err: unwrapParse(err)}
+}
+
+// unwrapParse drops BuildKit's "dockerfile parse error on line N:" prefix,
+// which Error replaces with "Dockerfile:N:".
+func unwrapParse(err error) error {
+	for {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "dockerfile parse error") {
+			break
+		}
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			if i := strings.Index(msg, ": "); i >= 0 {
+				return errors.New(msg[i+2:])
+			}
+			break
+		}
+		err = inner
+	}
+	var le *bkparser.LocationError
+	if errors.As(err, &le) && le.Unwrap() != nil && err == error(le) {
+		return le.Unwrap()
+	}
+	return err
+}
