@@ -22,6 +22,9 @@ type Layer struct {
 	DiffID digest.Digest      `json:"diffID"`
 	Size   int64              `json:"size"` // uncompressed
 	Blob   ocispec.Descriptor `json:"blob"`
+	// Created is when the step that made the layer ran; it becomes the
+	// history entry's time, so a cached rebuild yields the same image.
+	Created time.Time `json:"created,omitempty"`
 }
 
 // Record is the result of a vertex: the committed snapshot holding its

@@ -1,0 +1,202 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/xbuild/xbuild/buildcontext"
+	"github.com/xbuild/xbuild/cache"
+	"github.com/xbuild/xbuild/convert"
+	"github.com/xbuild/xbuild/image"
+	"github.com/xbuild/xbuild/parser"
+	"github.com/xbuild/xbuild/progress"
+	"github.com/xbuild/xbuild/solver"
+)
+
+// Options describe one build.
+type Options struct {
+	ContextDir string
+	Dockerfile string    // path; "" = <context>/Dockerfile; "-" = read Stdin
+	Stdin      io.Reader // for Dockerfile "-"
+	Tags       []string
+	BuildArgs  map[string]string
+	Labels     map[string]string
+	Target     string
+	NoCache    bool
+	Progress   *progress.Printer
+}
+
+// Result is a finished build.
+type Result struct {
+	Image    *image.Image
+	Names    []string // normalized names tagged
+	Warnings []string
+}
+
+// Build runs a build in the state directory of sys.
+func Build(ctx context.Context, sys *System, opt Options) (*Result, error) {
+	df, dfPath, err := readDockerfile(opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range opt.Tags {
+		if _, err := image.ParseReference(t); err != nil {
+			return nil, fmt.Errorf("invalid tag %q: %w", t, err)
+		}
+	}
+	excludes, err := parser.ReadIgnore(opt.ContextDir, dfPath)
+	if err != nil {
+		return nil, err
+	}
+	ctxDir, err := buildcontext.Open(opt.ContextDir, excludes)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(ctxDir.Root()); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("unable to prepare context: path %q not found", opt.ContextDir)
+	}
+	conv, err := convert.Convert(ctx, convert.Options{
+		Dockerfile: df, BuildArgs: opt.BuildArgs, Target: opt.Target, Excludes: excludes, Images: sys.Images,
+	})
+	if err != nil {
+		return nil, err
+	}
+	memo, err := buildcontext.LoadMemo(ctx, sys.Root, ctxDir.Root())
+	if err != nil {
+		return nil, err
+	}
+	env := sys.opsEnv(ctxDir, memo)
+	s := solver.New(solver.Options{
+		Cache: sys.Cache, Resolve: env.Resolve, Reporter: opt.Progress, Valid: env.Valid, NoCache: opt.NoCache,
+	})
+	rec, err := s.Solve(ctx, conv.Vertex)
+	if serr := memo.Save(context.WithoutCancel(ctx)); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, locate(df, err)
+	}
+	step := opt.Progress.Step("exporting to image")
+	img, err := writeImage(ctx, sys, conv.Image, rec, opt.Labels)
+	if err != nil {
+		step.Done(err)
+		return nil, err
+	}
+	step.Printf("writing image %s done", img.ID())
+	res := &Result{Image: img, Warnings: append(df.Warnings, conv.Warnings...)}
+	for _, t := range opt.Tags {
+		if err := sys.Images.Tag(ctx, t, img); err != nil {
+			step.Done(err)
+			return nil, err
+		}
+		ref, _ := image.ParseReference(t)
+		res.Names = append(res.Names, ref.String())
+		step.Printf("naming to %s done", ref.String())
+	}
+	step.Done(nil)
+	return res, nil
+}
+
+func readDockerfile(opt Options) (*parser.Dockerfile, string, error) {
+	path := opt.Dockerfile
+	var src []byte
+	var err error
+	switch path {
+	case "-":
+		if opt.Stdin == nil {
+			return nil, "", errors.New("no Dockerfile on standard input")
+		}
+		src, err = io.ReadAll(opt.Stdin)
+	case "":
+		path = filepath.Join(opt.ContextDir, "Dockerfile")
+		src, err = os.ReadFile(path)
+	default:
+		src, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("failed to read dockerfile: %w", err)
+	}
+	name := "Dockerfile"
+	if path != "-" {
+		name = filepath.Base(path)
+	}
+	df, err := parser.Parse(name, src)
+	return df, path, err
+}
+
+// locate turns a solver error into one that names the Dockerfile line of
+// the failing vertex.
+func locate(df *parser.Dockerfile, err error) error {
+	var ve *solver.VertexError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	m := ve.Vertex.Meta()
+	if m.Line == 0 {
+		return ve.Err
+	}
+	text := m.Text
+	if text == "" {
+		text = df.Line(m.Line)
+	}
+	return &parser.Error{File: m.File, Line: m.Line, Err: fmt.Errorf("%s: %w", text, ve.Err)}
+}
+
+// writeImage completes the config (layers, times, labels) and stores it.
+func writeImage(ctx context.Context, sys *System, cfg dockerspec.DockerOCIImage, rec *cache.Record, labels map[string]string) (*image.Image, error) {
+	if len(labels) > 0 && cfg.Config.Labels == nil {
+		cfg.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		cfg.Config.Labels[k] = v
+	}
+	cfg.RootFS.Type = "layers"
+	cfg.RootFS.DiffIDs = make([]digest.Digest, 0, len(rec.Layers))
+	descs := make([]ocispec.Descriptor, 0, len(rec.Layers))
+	for _, l := range rec.Layers {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
+		descs = append(descs, l.Blob)
+	}
+	fillTimes(&cfg, rec.Layers)
+	return image.Write(ctx, sys.Content, cfg, descs)
+}
+
+// fillTimes dates history entries that have no time: a layer entry gets the
+// time its layer was made, an empty one the time of the entry before it.
+// The image is dated by its last entry. Cached layers keep their times, so
+// an unchanged build produces the same image ID.
+func fillTimes(cfg *dockerspec.DockerOCIImage, layers []cache.Layer) {
+	var last time.Time
+	li := 0
+	for i := range cfg.History {
+		h := &cfg.History[i]
+		if !h.EmptyLayer {
+			if h.Created == nil && li < len(layers) && !layers[li].Created.IsZero() {
+				t := layers[li].Created
+				h.Created = &t
+			}
+			li++
+		}
+		if h.Created == nil && !last.IsZero() {
+			t := last
+			h.Created = &t
+		}
+		if h.Created != nil {
+			last = *h.Created
+		}
+	}
+	if last.IsZero() {
+		last = time.Unix(0, 0).UTC()
+	}
+	cfg.Created = &last
+}
+

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/xbuild/xbuild/build"
+	"github.com/xbuild/xbuild/ops"
+	"github.com/xbuild/xbuild/progress"
+)
+
+func runBuild(ctx context.Context, g *globals, args []string) error {
+	fs := flagSet("build", g)
+	var (
+		tags, buildArgs, labels []string
+		file, target, iidfile   string
+		noCache, quiet          bool
+	)
+	fs.StringArrayVarP(&tags, "tag", "t", nil, "name and optionally a tag (name:tag)")
+	fs.StringVarP(&file, "file", "f", "", "name of the Dockerfile (default: PATH/Dockerfile; - for stdin)")
+	fs.StringArrayVar(&buildArgs, "build-arg", nil, "set a build-time variable (K=V, or K to take it from the environment)")
+	fs.StringVar(&target, "target", "", "build this stage")
+	fs.BoolVar(&noCache, "no-cache", false, "do not use the cache")
+	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
+	fs.StringVar(&iidfile, "iidfile", "", "write the image ID to this file")
+	fs.StringArrayVar(&labels, "label", nil, "set an image label (K=V)")
+	rest, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if quiet {
+		g.progress = progress.Quiet
+	}
+	pr, err := progress.New(os.Stderr, g.progress)
+	if err != nil {
+		return usageError{err}
+	}
+	sys, err := openSystem(g)
+	if err != nil {
+		return err
+	}
+	labelMap, err := keyValues(labels, "--label", false)
+	if err != nil {
+		return err
+	}
+	argMap, err := keyValues(buildArgs, "--build-arg", true)
+	if err != nil {
+		return err
+	}
+	res, err := build.Build(ctx, sys, build.Options{
+		ContextDir: rest[0], Dockerfile: file, Stdin: os.Stdin, Tags: tags, BuildArgs: argMap,
+		Labels: labelMap, Target: target, NoCache: noCache, Progress: pr,
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(os.Stderr, "WARNING: %s\n", w)
+	}
+	id := res.Image.ID().String()
+	if iidfile != "" {
+		if err := os.WriteFile(iidfile, []byte(id), 0o644); err != nil {
+			return fmt.Errorf("write --iidfile: %w", err)
+		}
+	}
+	if quiet {
+		fmt.Println(id)
+	}
+	return nil
+}
+
+// keyValues parses K=V flags; with fromEnv, a bare K takes its value from
+// the environment (and is skipped when unset), as docker does.
+func keyValues(kvs []string, flag string, fromEnv bool) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, usageError{fmt.Errorf("invalid %s %q: expected KEY=VALUE", flag, kv)}
+		}
+		if !ok {
+			if !fromEnv {
+				m[k] = ""
+				continue
+			}
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// printFailure prints err as the last line of stderr, after the tail of a
+// failed step's output.
+func printFailure(err error) {
+	var ee *ops.ExecError
+	if errors.As(err, &ee) && len(ee.Tail) > 0 {
+		fmt.Fprintf(os.Stderr, "------\n")
+		for _, l := range ee.Tail {
+			fmt.Fprintf(os.Stderr, " > %s\n", l)
+		}
+		fmt.Fprintf(os.Stderr, "------\n")
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(os.Stderr, "ERROR: %s\n", msg)
+}

@@ -1,0 +1,120 @@
+// Command xbuild builds Dockerfiles into OCI images without a daemon, runs
+// them and shows how they were made.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/xbuild/xbuild/executor"
+)
+
+// usageError is bad usage: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+
+// exitCode is a command's own exit status (a container's), not a failure.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+type command struct {
+	name    string
+	aliases []string
+	usage   string
+	run     func(ctx context.Context, g *globals, args []string) error
+}
+
+var commands []*command
+
+func init() {
+	commands = []*command{
+		{name: "build", usage: "build [OPTIONS] PATH", run: runBuild},
+		{name: "images", aliases: []string{"image ls", "image list"}, usage: "images", run: runImages},
+		{name: "history", aliases: []string{"image history"}, usage: "history [OPTIONS] IMAGE", run: runHistory},
+		{name: "inspect", aliases: []string{"image inspect"}, usage: "inspect IMAGE [IMAGE...]", run: runInspect},
+		{name: "rmi", aliases: []string{"image rm"}, usage: "rmi IMAGE [IMAGE...]", run: runRmi},
+		{name: "tag", aliases: []string{"image tag"}, usage: "tag SOURCE TARGET", run: runTag},
+		{name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", run: runRun},
+		{name: "version", usage: "version", run: runVersion},
+	}
+}
+
+func main() {
+	executor.Init()
+	os.Exit(realMain(os.Args[1:]))
+}
+
+func realMain(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, rest, err := parseGlobals(args)
+	if err == nil {
+		cmd, cmdArgs := pickCommand(rest)
+		if cmd == nil {
+			printUsage()
+			return 0
+		}
+		err = cmd.run(ctx, g, cmdArgs)
+	}
+	return report(ctx, err)
+}
+
+// pickCommand finds the subcommand; anything else is a build, so that
+// `xbuild -t name .` works like `xbuild build -t name .`.
+func pickCommand(args []string) (*command, []string) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	for _, c := range commands {
+		if args[0] == c.name {
+			return c, args[1:]
+		}
+		for _, a := range c.aliases {
+			if len(args) >= 2 && args[0]+" "+args[1] == a {
+				return c, args[2:]
+			}
+		}
+	}
+	if args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		return nil, nil
+	}
+	return commands[0], args
+}
+
+func report(ctx context.Context, err error) int {
+	var code exitCode
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	case errors.Is(err, pflag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "ERROR: %v\nRun 'xbuild --help' for usage.\n", ue.err)
+		return 2
+	}
+	printFailure(err)
+	if ctx.Err() != nil {
+		return 130
+	}
+	return 1
+}
+
+func printUsage() {
+	fmt.Println("Usage: xbuild [--root DIR] [--progress MODE] COMMAND [ARGS]")
+	fmt.Println("\nA daemonless Dockerfile build engine.\n\nCommands:")
+	for _, c := range commands {
+		fmt.Printf("  %-40s\n", c.usage)
+	}
+	fmt.Println("\n`xbuild [OPTIONS] PATH` is `xbuild build [OPTIONS] PATH`.")
+}

@@ -1,0 +1,186 @@
+package ops
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+
+	"github.com/xbuild/xbuild/layer"
+)
+
+// securePath resolves p (absolute in the rootfs) to a host path inside root.
+func securePath(root, p string) (string, error) {
+	out, err := securejoin.SecureJoin(root, p)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in the image: %w", p, err)
+	}
+	return out, nil
+}
+
+func isDir(root, p string) bool {
+	hp, err := securePath(root, p)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(hp)
+	return err == nil && fi.IsDir()
+}
+
+// mkdirAll creates p (absolute in the rootfs) and its missing parents with
+// mode, owned by own (root if nil). It returns the host path.
+func mkdirAll(root, p string, mode os.FileMode, own *owner) (string, error) {
+	cur := "/"
+	for _, part := range strings.Split(filepath.Clean(p), "/") {
+		if part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		hp, err := securePath(root, cur)
+		if err != nil {
+			return "", err
+		}
+		fi, err := os.Stat(hp)
+		if err == nil {
+			if !fi.IsDir() {
+				return "", fmt.Errorf("mkdir %s: %s is not a directory", p, cur)
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		if err := os.Mkdir(hp, mode); err != nil {
+			return "", fmt.Errorf("mkdir %s: %w", cur, err)
+		}
+		if own != nil {
+			if err := os.Lchown(hp, own.uid, own.gid); err != nil {
+				return "", err
+			}
+		}
+		if err := os.Chmod(hp, mode); err != nil {
+			return "", err
+		}
+	}
+	return securePath(root, p)
+}
+
+// createEntry creates a copy of the non-directory src at target.
+func createEntry(src string, fi os.FileInfo, target string) error {
+	mode := fi.Mode()
+	switch {
+	case mode.IsRegular():
+		in, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil { // copy_file_range when it can
+			out.Close()
+			return err
+		}
+		return out.Close()
+	case mode&os.ModeSymlink != 0:
+		link, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(link, target)
+	case mode&os.ModeNamedPipe != 0:
+		return unix.Mkfifo(target, 0o600)
+	case mode&os.ModeDevice != 0:
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%s: no device number", src)
+		}
+		typ := uint32(unix.S_IFBLK)
+		if mode&os.ModeCharDevice != 0 {
+			typ = unix.S_IFCHR
+		}
+		return unix.Mknod(target, typ|0o600, int(st.Rdev))
+	case mode&os.ModeSocket != 0:
+		return nil
+	}
+	return fmt.Errorf("%s: unsupported file type %v", src, mode.Type())
+}
+
+func setTimes(target string, fi os.FileInfo) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(fi.ModTime().UnixNano()), unix.NsecToTimespec(fi.ModTime().UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("set times of %s: %w", target, err)
+	}
+	return nil
+}
+
+func fileOwner(fi os.FileInfo) (int, int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
+}
+
+func unixToGoMode(m uint32) os.FileMode {
+	mode := os.FileMode(m & 0o777)
+	if m&unix.S_ISUID != 0 {
+		mode |= os.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
+}
+
+// extract unpacks a local tar archive (plain, gzip, bzip2 or zstd) into
+// dest, as ADD does. It reports false for files that are not archives.
+func (c *copier) extract(rel, dest string) (bool, error) {
+	f, err := os.Open(c.src.Path(rel))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	head, _ := br.Peek(6)
+	var r io.Reader = br
+	switch {
+	case bytes.HasPrefix(head, []byte("BZh")):
+		r = bzip2.NewReader(br)
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return false, fmt.Errorf("ADD %s: %w: xz archives", rel, errors.ErrUnsupported)
+	default:
+		rc, err := layer.Decompress(br)
+		if err != nil {
+			return false, nil
+		}
+		defer rc.Close()
+		r = rc
+	}
+	tr := bufio.NewReaderSize(r, 1<<16)
+	if h, err := tr.Peek(512); err != nil || !bytes.Equal(h[257:262], []byte("ustar")) {
+		return false, nil
+	}
+	hostDest, err := mkdirAll(c.root, dest, 0o755, c.owner)
+	if err != nil {
+		return false, err
+	}
+	if _, err := layer.Apply(nilCtx(), hostDest, tr); err != nil {
+		return true, fmt.Errorf("ADD %s: extract: %w", rel, err)
+	}
+	return true, nil
+}
