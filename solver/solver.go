@@ -101,6 +101,7 @@ type job struct {
 	resOnce sync.Once
 	res     Result
 	resErr  error
+	shown   bool // reported as started or cached
 }
 
 // VertexError says which vertex failed.
@@ -175,6 +176,7 @@ func (s *Solver) cacheKey(ctx context.Context, j *job) (digest.Digest, error) {
 			})
 		}
 		if j.keyErr = g.Wait(); j.keyErr != nil {
+			j.keyErr = s.adopt(j, j.keyErr)
 			return
 		}
 		j.key, j.keyErr = j.op.CacheKey(ctx, keys)
@@ -198,7 +200,7 @@ func (s *Solver) compute(ctx context.Context, j *job) (Result, error) {
 	_, volatile := j.op.(Volatile)
 	if !volatile && !s.opt.NoCache && !j.v.Meta().NoCache {
 		if rec, err := s.opt.Cache.Get(ctx, key); err == nil && (s.opt.Valid == nil || s.opt.Valid(rec)) {
-			s.report(func(r Reporter) { r.Cached(j.v) })
+			s.reportCached(j)
 			return rec, nil
 		} else if err != nil && !errors.Is(err, cache.ErrNotFound) {
 			return nil, s.fail(j, err)
@@ -218,12 +220,15 @@ func (s *Solver) compute(ctx context.Context, j *job) (Result, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, s.adopt(j, err)
 	}
 	if err := s.sem.Acquire(ctx, 1); err != nil {
 		return nil, context.Cause(ctx)
 	}
 	defer s.sem.Release(1)
+	s.mu.Lock()
+	j.shown = true
+	s.mu.Unlock()
 	s.report(func(r Reporter) { r.Started(j.v) })
 	var log io.Writer = io.Discard
 	if s.opt.Reporter != nil {
@@ -240,6 +245,49 @@ func (s *Solver) compute(ctx context.Context, j *job) (Result, error) {
 	}
 	s.report(func(r Reporter) { r.Done(j.v, nil) })
 	return res, nil
+}
+
+// reportCached reports j as cached, and with it every ancestor not
+// reported yet: a cache hit needs none of its inputs, but the user expects
+// every step of a cached build to say CACHED, inputs first.
+func (s *Solver) reportCached(j *job) {
+	var walk func(j *job)
+	seen := map[*job]bool{}
+	walk = func(j *job) {
+		if seen[j] {
+			return
+		}
+		seen[j] = true
+		s.mu.Lock()
+		var ins []*job
+		for _, in := range j.v.Inputs() {
+			if ij, ok := s.jobs[in.Digest()]; ok {
+				ins = append(ins, ij)
+			}
+		}
+		s.mu.Unlock()
+		for _, in := range ins {
+			walk(in)
+		}
+		s.mu.Lock()
+		show := !j.shown
+		j.shown = true
+		s.mu.Unlock()
+		if show {
+			s.report(func(r Reporter) { r.Cached(j.v) })
+		}
+	}
+	walk(j)
+}
+
+// adopt attributes an input's failure to j when the input is hidden from
+// the user (it has no name), so the error names a step the user wrote.
+func (s *Solver) adopt(j *job, err error) error {
+	var ve *VertexError
+	if errors.As(err, &ve) && ve.Vertex.Meta().Name == "" && ve.Vertex != j.v {
+		return s.fail(j, ve.Err)
+	}
+	return err
 }
 
 func (s *Solver) fail(j *job, err error) error {
