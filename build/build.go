@@ -199,4 +199,3 @@ func fillTimes(cfg *dockerspec.DockerOCIImage, layers []cache.Layer) {
 	}
 	cfg.Created = &last
 }
-
