@@ -111,7 +111,9 @@ func (s *Store) Delete(ctx context.Context, dgst digest.Digest) error {
 
 // Writer opens a writer on a new temporary file.
 func (s *Store) Writer(ctx context.Context) (Writer, error) {
-	f, err := os.CreateTemp(s.tmp, "ingest-")
+	// The PID in the name lets the next process sweep a writer whose
+	// process was killed.
+	f, err := os.CreateTemp(s.tmp, fmt.Sprintf("ingest-pid%d-", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("open blob writer: %w", err)
 	}

@@ -133,7 +133,9 @@ func (s *Sandbox) scratch(cfg *initConfig) (string, error) {
 	if err := os.MkdirAll(s.tmpDir, 0o700); err != nil {
 		return "", fmt.Errorf("sandbox scratch dir: %w", err)
 	}
-	dir, err := os.MkdirTemp(s.tmpDir, "sandbox-")
+	// The PID in the name lets the state directory sweep it once this
+	// process is gone.
+	dir, err := os.MkdirTemp(s.tmpDir, fmt.Sprintf("sandbox-pid%d-", os.Getpid()))
 	if err != nil {
 		return "", fmt.Errorf("sandbox scratch dir: %w", err)
 	}
