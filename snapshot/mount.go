@@ -2,7 +2,9 @@ package snapshot
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -20,9 +22,9 @@ type Mount struct {
 // namespace die).
 //
 // Overlay options longer than a page cannot be passed to mount(2); for
-// deep layer stacks MountAt changes the working directory to the snapshot
-// directory and passes relative paths, so the caller must own the process's
-// (or, after unshare(CLONE_FS), the thread's) working directory.
+// deep layer stacks MountAt changes the working directory to a directory of
+// short links to the lower dirs, so the caller must own the process's (or,
+// after unshare(CLONE_FS), the thread's) working directory.
 func MountAt(ms []Mount, target string) error {
 	target, err := filepath.Abs(target)
 	if err != nil {
@@ -30,8 +32,9 @@ func MountAt(ms []Mount, target string) error {
 	}
 	for _, m := range ms {
 		flags, data := parseOptions(m.Options)
+		cleanup := func() {}
 		if m.Type == "overlay" && len(data) > 3000 {
-			if data, err = relativeOverlayData(m.Options); err != nil {
+			if data, cleanup, err = shortOverlayData(m.Options, target); err != nil {
 				return err
 			}
 		}
@@ -40,7 +43,9 @@ func MountAt(ms []Mount, target string) error {
 			flags |= unix.MS_BIND
 			typ = ""
 		}
-		if err := unix.Mount(m.Source, target, typ, flags&^unix.MS_RDONLY, data); err != nil {
+		err := unix.Mount(m.Source, target, typ, flags&^unix.MS_RDONLY, data)
+		cleanup()
+		if err != nil {
 			return fmt.Errorf("mount %s at %s: %w", m.Type, target, err)
 		}
 		if m.Type == "bind" && flags&unix.MS_RDONLY != 0 {
@@ -52,24 +57,20 @@ func MountAt(ms []Mount, target string) error {
 	return nil
 }
 
-// relativeOverlayData chdirs to the common parent of every overlay dir and
-// returns the option string with paths relative to it.
-func relativeOverlayData(opts []string) (string, error) {
-	var dirs []string
-	for _, o := range opts {
-		k, v, _ := strings.Cut(o, "=")
-		if k == "lowerdir" || k == "upperdir" || k == "workdir" {
-			dirs = append(dirs, strings.Split(v, ":")...)
-		}
+// shortOverlayData makes the lower dirs reachable by short names — symlinks
+// in a directory next to target — chdirs there and returns the option
+// string using those names. Overlayfs resolves the links at mount time, so
+// the directory is removed right after the mount.
+func shortOverlayData(opts []string, target string) (string, func(), error) {
+	linkDir := target + ".lowers"
+	if err := os.Mkdir(linkDir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("overlay lower links: %w", err)
 	}
-	base := commonDir(dirs)
-	if err := unix.Chdir(base); err != nil {
-		return "", fmt.Errorf("chdir for overlay mount: %w", err)
-	}
+	cleanup := func() { os.RemoveAll(linkDir) }
 	var out []string
 	for _, o := range opts {
 		k, v, ok := strings.Cut(o, "=")
-		if !ok || (k != "lowerdir" && k != "upperdir" && k != "workdir") {
+		if !ok || k != "lowerdir" {
 			if _, d := parseOptions([]string{o}); d != "" {
 				out = append(out, o)
 			}
@@ -77,28 +78,20 @@ func relativeOverlayData(opts []string) (string, error) {
 		}
 		parts := strings.Split(v, ":")
 		for i, p := range parts {
-			rel, err := filepath.Rel(base, p)
-			if err != nil {
-				return "", err
+			name := strconv.FormatInt(int64(i), 36)
+			if err := os.Symlink(p, filepath.Join(linkDir, name)); err != nil {
+				cleanup()
+				return "", nil, fmt.Errorf("overlay lower links: %w", err)
 			}
-			parts[i] = rel
+			parts[i] = name
 		}
 		out = append(out, k+"="+strings.Join(parts, ":"))
 	}
-	return strings.Join(out, ","), nil
-}
-
-func commonDir(paths []string) string {
-	if len(paths) == 0 {
-		return "/"
+	if err := unix.Chdir(linkDir); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("chdir for overlay mount: %w", err)
 	}
-	base := filepath.Dir(paths[0])
-	for _, p := range paths[1:] {
-		for base != "/" && !strings.HasPrefix(p, base+"/") {
-			base = filepath.Dir(base)
-		}
-	}
-	return base
+	return strings.Join(out, ","), cleanup, nil
 }
 
 func parseOptions(opts []string) (uintptr, string) {
