@@ -18,20 +18,21 @@ import (
 
 // stageState is one stage being converted.
 type stageState struct {
-	c        *converter
-	index    int
-	name     string // lower-cased AS name, "" if none
-	prefix   string // progress prefix: stage name, "stage-N", or "" for a single stage
-	stage    instructions.Stage
-	done     bool
-	busy     bool
-	vertex   *llb.Vertex
-	imageOp  *llb.ImageOp // the base image, until the FROM step is named
-	image    dockerspec.DockerOCIImage
-	args     []instructions.KeyValuePairOptional // ARGs in scope, with values
-	cmdSet   bool                                // CMD given in this stage
-	cmdIndex int
-	cmdTotal int
+	c         *converter
+	index     int
+	name      string // lower-cased AS name, "" if none
+	prefix    string // progress prefix: stage name, "stage-N", or "" for a single stage
+	stage     instructions.Stage
+	done      bool
+	busy      bool
+	vertex    *llb.Vertex
+	imageOp   *llb.ImageOp // the base image, until the FROM step is named
+	image     dockerspec.DockerOCIImage
+	args      []instructions.KeyValuePairOptional // ARGs in scope, with values
+	cmdSet    bool                                // CMD given in this stage
+	inOnbuild bool                                // dispatching the base image's ONBUILD triggers
+	cmdIndex  int
+	cmdTotal  int
 }
 
 func newStageState(c *converter, i int) *stageState {
@@ -63,6 +64,7 @@ func (c *converter) dispatch(s *stageState) error {
 	if err != nil {
 		return err
 	}
+	triggers := len(cmds)
 	cmds = append(cmds, s.stage.Commands...)
 	s.countSteps(cmds)
 	if s.imageOp != nil {
@@ -71,7 +73,8 @@ func (c *converter) dispatch(s *stageState) error {
 			Text: strings.TrimSpace(s.stage.SourceCode),
 		})
 	}
-	for _, cmd := range cmds {
+	for i, cmd := range cmds {
+		s.inOnbuild = i < triggers
 		if err := s.dispatchCommand(cmd); err != nil {
 			return c.df.Wrap(cmd.Location(), fmt.Errorf("%s: %w", instructionText(cmd), err))
 		}
@@ -171,6 +174,9 @@ func (s *stageState) stepName(text string) string {
 	if s.prefix != "" {
 		p += s.prefix + " "
 	}
+	if s.inOnbuild {
+		text = "ONBUILD " + text
+	}
 	return fmt.Sprintf("%s%*d/%d] %s", p, width, s.cmdIndex, s.cmdTotal, text)
 }
 
@@ -180,6 +186,7 @@ func emptyImage() dockerspec.DockerOCIImage {
 	img.OS = "linux"
 	img.RootFS.Type = "layers"
 	img.Config.Env = []string{"PATH=" + DefaultPath}
+	img.Config.WorkingDir = "/"
 	return img
 }
 
