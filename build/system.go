@@ -8,6 +8,7 @@ import (
 	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/layer"
 	"github.com/xbuild/xbuild/ops"
+	"github.com/xbuild/xbuild/runner"
 	"github.com/xbuild/xbuild/snapshot"
 	"github.com/xbuild/xbuild/state"
 )
@@ -46,9 +47,10 @@ func Open(dir string) (*System, error) {
 	}, nil
 }
 
-// Ops returns the op environment without a build context (for running
-// images).
-func (s *System) Ops() *ops.Env { return s.opsEnv(nil, nil) }
+// RunEnv is what the runner needs of this state directory.
+func (s *System) RunEnv() runner.Env {
+	return runner.Env{Content: s.Content, Snapshots: s.Snapshots, Executor: s.Executor}
+}
 
 func (s *System) opsEnv(ctx *buildcontext.Dir, memo *buildcontext.Memo) *ops.Env {
 	return &ops.Env{

@@ -15,10 +15,12 @@
 //
 // Write produces the diffID (digest of the uncompressed tar), the compressed
 // blob and its digest in one streaming pass; Unpack reads a blob back,
-// verifying both digests. Nothing is held in memory beyond bounded buffers.
+// verifying both digests; UnpackChain unpacks an image's missing layers as
+// snapshots named by chain ID. Nothing is held in memory beyond bounded
+// buffers.
 //
 // The package owns the tar format, whiteout conversion and compression. It
-// does not mount anything, choose snapshot directories or decide which files
-// belong in a layer: callers hand it an upper dir that holds exactly the
-// step's changes. It imports only the content package of xbuild.
+// does not mount anything or decide which files belong in a layer: callers
+// hand it an upper dir that holds exactly the step's changes. It imports
+// only the content and snapshot packages of xbuild.
 package layer

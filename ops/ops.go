@@ -72,14 +72,6 @@ func key(op llb.Op, inputs []digest.Digest, content ...digest.Digest) digest.Dig
 	return solver.Key(keyVersion, llb.Encode(op), inputs, content)
 }
 
-// ChainID extends the chain ID parent with diffID (OCI image spec).
-func ChainID(parent, diffID digest.Digest) digest.Digest {
-	if parent == "" {
-		return diffID
-	}
-	return digest.FromString(parent.String() + " " + diffID.String())
-}
-
 // commit turns the active snapshot key, laid over parent, into a layer and
 // a committed snapshot named by its chain ID.
 func (e *Env) commit(ctx context.Context, key string, parent *cache.Record) (*cache.Record, error) {
@@ -94,7 +86,7 @@ func (e *Env) commit(ctx context.Context, key string, parent *cache.Record) (*ca
 	if parent.Snapshot != "" {
 		parentChain = digest.NewDigestFromEncoded(digest.SHA256, parent.Snapshot)
 	}
-	chain := ChainID(parentChain, l.DiffID)
+	chain := layer.ChainID(parentChain, l.DiffID)
 	if err := e.Snapshots.Commit(ctx, chain.Encoded(), key); err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/xbuild/xbuild/cache"
 	"github.com/xbuild/xbuild/image"
@@ -30,33 +29,15 @@ func (o *imageOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	rec := &cache.Record{}
-	var chain digest.Digest
+	top, err := layer.UnpackChain(ctx, o.env.Content, o.env.Snapshots, img.Manifest.Layers, img.Config.RootFS.DiffIDs)
+	if err != nil {
+		return nil, err
+	}
+	rec := &cache.Record{Snapshot: top}
 	for i, desc := range img.Manifest.Layers {
-		diffID := img.Config.RootFS.DiffIDs[i]
-		chain = ChainID(chain, diffID)
-		rec.Layers = append(rec.Layers, cache.Layer{DiffID: diffID, Size: image.LayerSize(desc), Blob: desc})
-		if !o.env.Snapshots.Exists(chain.Encoded()) {
-			if err := o.unpack(ctx, rec.Snapshot, chain, desc, diffID); err != nil {
-				return nil, err
-			}
-		}
-		rec.Snapshot = chain.Encoded()
+		rec.Layers = append(rec.Layers, cache.Layer{DiffID: img.Config.RootFS.DiffIDs[i], Size: image.LayerSize(desc), Blob: desc})
 	}
 	return rec, nil
-}
-
-func (o *imageOp) unpack(ctx context.Context, parent string, chain digest.Digest, desc ocispec.Descriptor, diffID digest.Digest) error {
-	s := o.env.Snapshots
-	key := s.NewKey()
-	if _, err := s.Prepare(ctx, key, parent); err != nil {
-		return err
-	}
-	if _, err := layer.Unpack(ctx, o.env.Content, desc, diffID, s.FS(key)); err != nil {
-		s.Remove(context.WithoutCancel(ctx), key)
-		return fmt.Errorf("unpack layer %s: %w", desc.Digest, err)
-	}
-	return s.Commit(ctx, chain.Encoded(), key)
 }
 
 // contextOp keys on the content of the files it selects.
@@ -80,10 +61,4 @@ func (o *contextOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Di
 
 func (o *contextOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (solver.Result, error) {
 	return &cache.Record{}, nil
-}
-
-// UnpackImage makes sure every layer of the image with manifest dgst is
-// unpacked as a snapshot and returns the top of the chain.
-func UnpackImage(ctx context.Context, env *Env, dgst digest.Digest) (*cache.Record, error) {
-	return (&imageOp{env: env, op: llb.ImageOp{Manifest: dgst}}).Exec(ctx, nil, io.Discard)
 }

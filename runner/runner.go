@@ -9,10 +9,19 @@ import (
 	"io"
 	"strings"
 
+	"github.com/xbuild/xbuild/content"
 	"github.com/xbuild/xbuild/executor"
 	"github.com/xbuild/xbuild/image"
-	"github.com/xbuild/xbuild/ops"
+	"github.com/xbuild/xbuild/layer"
+	"github.com/xbuild/xbuild/snapshot"
 )
+
+// Env is what a run needs of the state directory.
+type Env struct {
+	Content   content.Provider
+	Snapshots *snapshot.Snapshotter
+	Executor  executor.Executor
+}
 
 // Options describe one run.
 type Options struct {
@@ -29,18 +38,19 @@ type Options struct {
 
 // Run runs the container to completion and returns its exit code. The
 // writable layer is discarded afterwards.
-func Run(ctx context.Context, env *ops.Env, opt Options) (int, error) {
+func Run(ctx context.Context, env Env, opt Options) (int, error) {
 	argv, err := command(opt)
 	if err != nil {
 		return 0, err
 	}
-	top, err := ops.UnpackImage(ctx, env, opt.Image.Descriptor.Digest)
+	img := opt.Image
+	top, err := layer.UnpackChain(ctx, env.Content, env.Snapshots, img.Manifest.Layers, img.Config.RootFS.DiffIDs)
 	if err != nil {
 		return 0, err
 	}
 	id := newID()
 	key := env.Snapshots.NewKey()
-	mounts, err := env.Snapshots.Prepare(ctx, key, top.Snapshot)
+	mounts, err := env.Snapshots.Prepare(ctx, key, top)
 	if err != nil {
 		return 0, err
 	}

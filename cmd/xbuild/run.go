@@ -50,7 +50,7 @@ func runRun(ctx context.Context, g *globals, args []string) error {
 	if *interactive {
 		opt.Stdin = os.Stdin
 	}
-	code, err := runner.Run(ctx, sys.Ops(), opt)
+	code, err := runner.Run(ctx, sys.RunEnv(), opt)
 	if err != nil {
 		return err
 	}
