@@ -53,8 +53,15 @@ func main() {
 }
 
 func realMain(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		cancel(interrupted{sig.(syscall.Signal)})
+		signal.Stop(sigs)
+	}()
 	g, rest, err := parseGlobals(args)
 	if err == nil {
 		cmd, cmdArgs := pickCommand(rest)
@@ -104,11 +111,18 @@ func report(ctx context.Context, err error) int {
 		return 2
 	}
 	printFailure(err)
-	if ctx.Err() != nil {
-		return 130
+	var in interrupted
+	if errors.As(context.Cause(ctx), &in) {
+		return 128 + int(in.sig)
 	}
 	return 1
 }
+
+// interrupted is the cancel cause when a signal stops xbuild; the exit code
+// is 128 + the signal number, as shells report it.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return fmt.Sprintf("interrupted by %v", i.sig) }
 
 func printUsage() {
 	fmt.Println("Usage: xbuild [--root DIR] [--progress MODE] COMMAND [ARGS]")
