@@ -6,7 +6,7 @@ BUSYBOX   := $(CACHE)/busybox/busybox
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: build test unit integration demo bench fmt vet clean deps busybox
+.PHONY: build test demo nginx-example bench fmt vet clean deps busybox
 
 build: $(BIN)
 
@@ -43,6 +43,11 @@ test: deps build fmt vet
 
 demo: build busybox
 	./scripts/demo.sh
+
+# The classic tutorial (Debian base by debootstrap, apt-get install nginx,
+# run, curl); needs the machine's Debian mirror and free port 80.
+nginx-example: build
+	./scripts/nginx-example.sh
 
 bench: deps build
 	XBUILD_BIN=$(CURDIR)/$(BIN) XBUILD_BUSYBOX=$(CURDIR)/$(BUSYBOX) \
