@@ -40,18 +40,24 @@ func TestMatchAndIgnore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := d.Match("*.go")
-	if err != nil || !reflect.DeepEqual(got, []string{"a.go", "b.go"}) {
+	got, err := d.Match("*.go", false)
+	if err != nil || !reflect.DeepEqual(got, []Match{{"a.go", "a.go"}, {"b.go", "b.go"}}) {
 		t.Fatalf("*.go → %v, %v", got, err)
 	}
-	if _, err := d.Match("secret.key"); !errors.Is(err, ErrNotFound) {
+	if _, err := d.Match("secret.key", false); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ignored file matched: %v", err)
 	}
-	if _, err := d.Match("nope.txt"); !errors.Is(err, ErrNotFound) {
+	if _, err := d.Match("nope.txt", true); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing file: %v", err)
 	}
+	if _, err := d.Match("nope*", false); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("empty wildcard without allowEmpty: %v", err)
+	}
+	if m, err := d.Match("nope*", true); err != nil || len(m) != 0 {
+		t.Fatalf("empty wildcard with allowEmpty: %v %v", m, err)
+	}
 	all := walkAll(t, d, "")
-	want := []string{"", "a.go", "b.go", "c.txt", "logs/keep.log", "sub", "sub/d.go"}
+	want := []string{"", "a.go", "b.go", "c.txt", "logs", "logs/keep.log", "sub", "sub/d.go"}
 	if !reflect.DeepEqual(all, want) {
 		t.Fatalf("walk = %v, want %v", all, want)
 	}
@@ -93,5 +99,51 @@ func TestHashSelectsOnlyNamedFilesAndUsesMemo(t *testing.T) {
 	os.Chmod(filepath.Join(dir, "a.txt"), 0o644)
 	if ha5, _ := d.Hash(ctx, []string{"a.txt"}, memo2); ha4 == ha5 {
 		t.Fatal("mode is not part of the hash")
+	}
+}
+
+func TestSymlinksStayInsideTheRoot(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("host secret"), 0o644)
+	dir := tree(t, map[string]string{"real.txt": "real", "realdir/x": "x"})
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "evil"))
+	os.Symlink(outside, filepath.Join(dir, "hostdir"))
+	os.Symlink("real.txt", filepath.Join(dir, "link.txt"))
+	os.Symlink("realdir", filepath.Join(dir, "linkdir"))
+	d, _ := Open(dir, nil)
+	for _, src := range []string{"evil", "evi*", "hostdir/secret", "hostdir/*", "host*/secret"} {
+		ms, err := d.Match(src, true)
+		if err != nil {
+			continue // not found inside the root: fine
+		}
+		for _, m := range ms {
+			if b, err := os.ReadFile(d.Path(m.Path)); err == nil && string(b) == "host secret" {
+				t.Errorf("Match(%q) reached the host file through %+v", src, m)
+			}
+		}
+	}
+	ms, err := d.Match("link.txt", false)
+	if err != nil || ms[0].Name != "link.txt" || ms[0].Path != "real.txt" {
+		t.Fatalf("link.txt → %+v %v, want name link.txt read from real.txt", ms, err)
+	}
+	ms, err = d.Match("link*", false)
+	if err != nil || len(ms) != 2 || ms[0].Path != "real.txt" || ms[1].Path != "realdir" {
+		t.Fatalf("link* → %+v %v", ms, err)
+	}
+}
+
+func TestReincludedEntriesBringTheirParents(t *testing.T) {
+	dir := tree(t, map[string]string{"package.json": "{}", "src/a.js": "a", "src/lib/b.js": "b", "junk/x": "x", "node_modules/m/i.js": "m"})
+	d, err := Open(dir, []string{"*", "!package.json", "!src/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := walkAll(t, d, "")
+	want := []string{"", "package.json", "src", "src/a.js", "src/lib", "src/lib/b.js"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("walk = %v, want %v", got, want)
+	}
+	if d.mayReinclude("node_modules") {
+		t.Fatal("node_modules would be descended although no pattern can re-include below it")
 	}
 }

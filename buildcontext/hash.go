@@ -24,13 +24,13 @@ import (
 func (d *Dir) Hash(ctx context.Context, srcs []string, memo *Memo) (digest.Digest, error) {
 	h := sha256.New()
 	for _, src := range srcs {
-		matches, err := d.Match(src)
+		matches, err := d.Match(src, true)
 		if err != nil {
 			return "", err
 		}
 		for _, m := range matches {
-			fmt.Fprintf(h, "src %s -> %s\n", src, m)
-			err := d.Walk(m, func(rel string, fi fs.FileInfo) error {
+			fmt.Fprintf(h, "src %q %q -> %q\n", src, m.Name, m.Path)
+			err := d.Walk(m.Path, func(rel string, fi fs.FileInfo) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}

@@ -74,9 +74,8 @@ func (s *stageState) doCopy(p copyParams) error {
 		}
 	}
 	dest := s.absPath(p.sd.DestPath)
-	if len(p.sd.SourcePaths) > 1 && !strings.HasSuffix(dest, "/") {
-		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", name)
-	}
+	// Several sources into a destination without a trailing slash are
+	// checked when the step runs: an existing directory is fine (BuildKit).
 	src, sources, err := s.copySource(p)
 	if err != nil {
 		return err

@@ -2,12 +2,15 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 
@@ -34,7 +37,13 @@ func (o *copyOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (s
 		if err != nil {
 			return err
 		}
-		return c.run(ctx)
+		if err := c.run(ctx); err != nil {
+			return err
+		}
+		if o.op.FromCtx {
+			return o.env.checkContext(ctx, o.op.Sources)
+		}
+		return nil
 	}, o.op.FromCtx)
 }
 
@@ -109,8 +118,8 @@ func (e *Env) onSnapshot(ctx context.Context, base, src *cache.Record, fn func(r
 	return rec, err
 }
 
-// copier copies selected source entries into a mounted rootfs with
-// `docker build` COPY semantics.
+// copier copies selected source entries into a mounted rootfs with the
+// semantics of BuildKit's COPY.
 type copier struct {
 	root    string // mounted rootfs
 	src     *buildcontext.Dir
@@ -118,6 +127,7 @@ type copier struct {
 	owner   *owner       // --chown, or nil
 	mode    *os.FileMode // --chmod, or nil
 	dirTime []dirTime
+	links   map[[2]uint64]string // source dev/inode → first target, for hardlinks
 }
 
 type dirTime struct {
@@ -126,7 +136,7 @@ type dirTime struct {
 }
 
 func newCopier(root string, src *buildcontext.Dir, op llb.CopyOp) (*copier, error) {
-	c := &copier{root: root, src: src, op: op}
+	c := &copier{root: root, src: src, op: op, links: map[[2]uint64]string{}}
 	var err error
 	if c.owner, err = resolveOwner(root, op.Chown, true); err != nil {
 		return nil, err
@@ -143,94 +153,145 @@ func newCopier(root string, src *buildcontext.Dir, op llb.CopyOp) (*copier, erro
 }
 
 func (c *copier) run(ctx context.Context) error {
-	var matches []string
+	var matches []buildcontext.Match
 	for _, s := range c.op.Sources {
-		ms, err := c.src.Match(s)
+		ms, err := c.src.Match(s, c.op.AllowEmpty)
 		if err != nil {
 			return err
 		}
 		matches = append(matches, ms...)
 	}
+	dest := filepath.Clean(c.op.Dest)
 	intoDir := strings.HasSuffix(c.op.Dest, "/")
 	if len(matches) > 1 && !intoDir {
-		return fmt.Errorf("when using COPY with more than one source file, the destination must be a directory and end with a /")
+		if !isDir(c.root, dest) {
+			return fmt.Errorf("when using COPY with more than one source file, the destination must be a directory and end with a /")
+		}
+		intoDir = true
 	}
 	for _, m := range matches {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := c.copyMatch(m, intoDir); err != nil {
+		if err := c.copyMatch(ctx, m, dest, intoDir); err != nil {
 			return err
 		}
 	}
 	return c.fixDirTimes()
 }
 
-func (c *copier) copyMatch(rel string, intoDir bool) error {
-	fi, err := os.Stat(c.src.Path(rel))
+func (c *copier) copyMatch(ctx context.Context, m buildcontext.Match, dest string, intoDir bool) error {
+	fi, err := os.Lstat(c.src.Path(m.Path))
 	if err != nil {
-		fi, err = os.Lstat(c.src.Path(rel))
+		return err
+	}
+	if fi.IsDir() {
+		top, err := c.topDir(dest, fi)
 		if err != nil {
 			return err
 		}
-	}
-	dest := filepath.Clean(c.op.Dest)
-	if fi.IsDir() {
-		if _, err := mkdirAll(c.root, dest, 0o755, c.owner); err != nil {
-			return err
-		}
-		return c.src.Walk(rel, func(p string, fi os.FileInfo) error {
-			if p == rel {
+		return c.src.Walk(m.Path, func(p string, fi os.FileInfo) error {
+			if p == m.Path {
 				return nil
 			}
-			sub := strings.TrimPrefix(p, rel)
-			sub = strings.TrimPrefix(sub, "/")
-			return c.copyEntry(p, fi, filepath.Join(dest, sub))
+			sub := strings.TrimPrefix(strings.TrimPrefix(p, m.Path), "/")
+			return c.copyEntry(p, fi, filepath.Join(top, sub))
 		})
 	}
 	if c.op.Extract && c.op.FromCtx {
-		if ok, err := c.extract(rel, dest); ok || err != nil {
+		if ok, err := c.extract(ctx, m.Path, dest); ok || err != nil {
 			return err
 		}
 	}
+	var target string
 	if intoDir || isDir(c.root, dest) {
-		dest = filepath.Join(dest, filepath.Base(rel))
+		parent, err := mkdirAll(c.root, dest, 0o755, c.owner)
+		if err != nil {
+			return err
+		}
+		// The entry itself is not followed: it replaces what is there.
+		target = filepath.Join(parent, filepath.Base(m.Name))
+	} else {
+		if _, err := mkdirAll(c.root, filepath.Dir(dest), 0o755, c.owner); err != nil {
+			return err
+		}
+		// A destination file path is resolved inside the rootfs, so a
+		// symlink there is written through, as BuildKit does.
+		if target, err = securePath(c.root, dest); err != nil {
+			return err
+		}
 	}
-	if _, err := mkdirAll(c.root, filepath.Dir(dest), 0o755, c.owner); err != nil {
-		return err
-	}
-	return c.copyEntry(rel, fi, dest)
+	return c.copyEntry(m.Path, fi, target)
 }
 
-// copyEntry copies one entry (not recursively) to dest in the rootfs.
-func (c *copier) copyEntry(rel string, fi os.FileInfo, dest string) error {
-	target, err := c.targetPath(dest)
+// topDir resolves (following symlinks inside the rootfs) the directory a
+// directory's contents are copied into, creating it with the source
+// directory's metadata if it is missing.
+func (c *copier) topDir(dest string, fi os.FileInfo) (string, error) {
+	if _, err := mkdirAll(c.root, filepath.Dir(dest), 0o755, c.owner); err != nil {
+		return "", err
+	}
+	target, err := securePath(c.root, dest)
 	if err != nil {
+		return "", err
+	}
+	existing, err := os.Lstat(target)
+	switch {
+	case err == nil && existing.IsDir():
+		return target, nil
+	case err == nil:
+		return "", fmt.Errorf("cannot copy to non-directory: %s", c.inImage(target))
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	if err := os.Mkdir(target, 0o700); err != nil {
+		return "", fmt.Errorf("mkdir %s: %w", c.inImage(target), err)
+	}
+	c.dirTime = append(c.dirTime, dirTime{target, fi})
+	return target, c.setMeta(target, fi)
+}
+
+// copyEntry copies one entry (not recursively) to target, a host path in
+// the rootfs whose parent is a real directory. Existing directories take
+// the source's metadata; other existing entries are replaced, except that a
+// directory is never replaced by a file or a file by a directory.
+func (c *copier) copyEntry(rel string, fi os.FileInfo, target string) error {
+	existing, err := os.Lstat(target)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if fi.IsDir() {
-		if existing, err := os.Lstat(target); err == nil && existing.IsDir() {
-			return nil
-		}
-		os.RemoveAll(target)
-		if err := os.Mkdir(target, 0o700); err != nil {
-			return fmt.Errorf("copy %s: %w", rel, err)
+	switch {
+	case fi.Mode()&os.ModeSocket != 0:
+		return nil
+	case fi.IsDir() && exists && !existing.IsDir():
+		return fmt.Errorf("cannot copy to non-directory: %s", c.inImage(target))
+	case fi.IsDir():
+		if !exists {
+			if err := os.Mkdir(target, 0o700); err != nil {
+				return fmt.Errorf("copy %s: %w", rel, err)
+			}
 		}
 		c.dirTime = append(c.dirTime, dirTime{target, fi})
+		if err := copyXattrs(c.src.Path(rel), target); err != nil {
+			return err
+		}
 		return c.setMeta(target, fi)
+	case exists && existing.IsDir():
+		return fmt.Errorf("cannot replace to directory %s with file", c.inImage(target))
+	case exists:
+		if err := os.Remove(target); err != nil {
+			return fmt.Errorf("copy %s: %w", rel, err)
+		}
 	}
-	if existing, err := os.Lstat(target); err == nil {
-		if existing.IsDir() {
-			err = os.RemoveAll(target)
-		} else {
-			err = os.Remove(target)
-		}
-		if err != nil {
-			return fmt.Errorf("copy %s: replace %s: %w", rel, dest, err)
-		}
+	if c.hardlink(fi, target) {
+		return nil
 	}
 	if err := createEntry(c.src.Path(rel), fi, target); err != nil {
 		return fmt.Errorf("copy %s: %w", rel, err)
+	}
+	if err := copyXattrs(c.src.Path(rel), target); err != nil {
+		return err
 	}
 	if err := c.setMeta(target, fi); err != nil {
 		return err
@@ -238,15 +299,28 @@ func (c *copier) copyEntry(rel string, fi os.FileInfo, dest string) error {
 	return setTimes(target, fi)
 }
 
-// targetPath resolves dest's parent inside the rootfs (symlinks cannot
-// lead out of it) and appends the last element unresolved, so an entry
-// replaces what is there rather than writing through a symlink.
-func (c *copier) targetPath(dest string) (string, error) {
-	parent, err := securePath(c.root, filepath.Dir(dest))
-	if err != nil {
-		return "", err
+// hardlink links target to an earlier copy of the same source inode and
+// reports whether it did; otherwise it records target for later links.
+func (c *copier) hardlink(fi os.FileInfo, target string) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() || st.Nlink < 2 {
+		return false
 	}
-	return filepath.Join(parent, filepath.Base(dest)), nil
+	k := [2]uint64{st.Dev, st.Ino}
+	if first, ok := c.links[k]; ok {
+		return os.Link(first, target) == nil
+	}
+	c.links[k] = target
+	return false
+}
+
+// inImage turns a host path under the rootfs into the path users know.
+func (c *copier) inImage(hostPath string) string {
+	rel, err := filepath.Rel(c.root, hostPath)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return hostPath
+	}
+	return "/" + strings.TrimPrefix(rel, ".")
 }
 
 func (c *copier) setMeta(target string, fi os.FileInfo) error {
@@ -257,7 +331,7 @@ func (c *copier) setMeta(target string, fi os.FileInfo) error {
 		uid, gid = fileOwner(fi)
 	}
 	if err := os.Lchown(target, uid, gid); err != nil {
-		return fmt.Errorf("chown %s: %w", target, err)
+		return fmt.Errorf("chown %s: %w", c.inImage(target), err)
 	}
 	if fi.Mode()&os.ModeSymlink != 0 {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -149,7 +150,7 @@ func unixToGoMode(m uint32) os.FileMode {
 
 // extract unpacks a local tar archive (plain, gzip, bzip2 or zstd) into
 // dest, as ADD does. It reports false for files that are not archives.
-func (c *copier) extract(rel, dest string) (bool, error) {
+func (c *copier) extract(ctx context.Context, rel, dest string) (bool, error) {
 	f, err := os.Open(c.src.Path(rel))
 	if err != nil {
 		return false, err
@@ -179,8 +180,37 @@ func (c *copier) extract(rel, dest string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := layer.Apply(nilCtx(), hostDest, tr); err != nil {
+	if _, err := layer.Apply(ctx, hostDest, tr); err != nil {
 		return true, fmt.Errorf("ADD %s: extract: %w", rel, err)
 	}
 	return true, nil
+}
+
+// copyXattrs copies extended attributes, except overlayfs' own.
+func copyXattrs(src, dst string) error {
+	sz, err := unix.Llistxattr(src, nil)
+	if err != nil || sz == 0 {
+		return nil // no xattrs, or a filesystem without them
+	}
+	buf := make([]byte, sz)
+	if sz, err = unix.Llistxattr(src, buf); err != nil {
+		return nil
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") {
+			continue
+		}
+		vsz, err := unix.Lgetxattr(src, name, nil)
+		if err != nil {
+			continue
+		}
+		val := make([]byte, vsz)
+		if vsz, err = unix.Lgetxattr(src, name, val); err != nil {
+			continue
+		}
+		if err := unix.Lsetxattr(dst, name, val[:vsz], 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("copy xattr %s: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -33,6 +35,11 @@ type Env struct {
 	Context     *buildcontext.Dir // the build context, with .dockerignore
 	Memo        *buildcontext.Memo
 	Compression layer.Compression
+
+	// ctxSums remembers the content hash each context selection had when
+	// its key was computed, so a COPY can check that what it copied is what
+	// the key promised.
+	ctxSums sync.Map // string(selection) → digest.Digest
 }
 
 // Resolve maps a vertex to its op; it is the solver's Resolver.
@@ -108,4 +115,22 @@ func (scratchOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (s
 	return &cache.Record{}, nil
 }
 
-func nilCtx() context.Context { return context.Background() }
+func selectionKey(srcs []string) string { return strings.Join(srcs, "\x00") }
+
+// checkContext fails if the context files srcs select no longer hash to
+// what they did when the cache key was computed: the copy may have mixed
+// old and new content, and must not be cached under the old key.
+func (e *Env) checkContext(ctx context.Context, srcs []string) error {
+	want, ok := e.ctxSums.Load(selectionKey(srcs))
+	if !ok {
+		return nil
+	}
+	got, err := e.Context.Hash(ctx, srcs, e.Memo)
+	if err != nil {
+		return err
+	}
+	if got != want.(digest.Digest) {
+		return fmt.Errorf("the build context changed while the build ran (%s); run the build again", strings.Join(srcs, ", "))
+	}
+	return nil
+}

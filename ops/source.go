@@ -56,6 +56,7 @@ func (o *contextOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Di
 	if err != nil {
 		return "", err
 	}
+	o.env.ctxSums.Store(selectionKey(o.op.Includes), sum)
 	return key(o.op, in, sum), nil
 }
 
