@@ -20,6 +20,14 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 
+// codedError is a failure with its own exit code (docker run's 125–127).
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+
 // exitCode is a command's own exit status (a container's), not a failure.
 type exitCode int
 
@@ -99,6 +107,7 @@ func pickCommand(args []string) (*command, []string) {
 func report(ctx context.Context, err error) int {
 	var code exitCode
 	var ue usageError
+	var coded codedError
 	switch {
 	case err == nil:
 		return 0
@@ -106,6 +115,9 @@ func report(ctx context.Context, err error) int {
 		return int(code)
 	case errors.Is(err, pflag.ErrHelp):
 		return 0
+	case errors.As(err, &coded):
+		printFailure(coded.err)
+		return coded.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(os.Stderr, "ERROR: %v\nRun 'xbuild --help' for usage.\n", ue.err)
 		return 2

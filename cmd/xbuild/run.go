@@ -38,7 +38,7 @@ func runRun(ctx context.Context, g *globals, args []string) error {
 	}
 	img, err := sys.Images.Get(ctx, rest[0])
 	if err != nil {
-		return err
+		return codedError{125, err}
 	}
 	opt := runner.Options{
 		Image: img, Args: rest[1:], Env: envList, Workdir: *workdir, User: *user,
@@ -52,10 +52,27 @@ func runRun(ctx context.Context, g *globals, args []string) error {
 	}
 	code, err := runner.Run(ctx, sys.RunEnv(), opt)
 	if err != nil {
-		return err
+		return runFailure(ctx, err)
 	}
 	if code != 0 {
 		return exitCode(code)
 	}
 	return nil
+}
+
+// runFailure gives a container that could not start docker's exit codes:
+// 127 when the command is not found, 126 when it cannot be run, 125 for
+// any other failure to run.
+func runFailure(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return codedError{127, err}
+	case strings.Contains(msg, "permission denied"):
+		return codedError{126, err}
+	}
+	return codedError{125, err}
 }
