@@ -104,3 +104,26 @@ func TestCopyContextChangedDuringBuild(t *testing.T) {
 	img, _ := build(t, r, dir, "changing")
 	checkFile(t, img, "/f", "old\n", 0o644, 0, 0)
 }
+
+func TestAddArchiveChown(t *testing.T) {
+	t.Parallel()
+	r := sharedRoot(t)
+	dir := prepareCase(t, "add-archive-chown")
+	writeTarGz(t, filepath.Join(dir, "arch.tar.gz"), map[string]string{"payload": "p\n", "sub/keep": "k\n"})
+	img, _ := build(t, r, dir, "xbuild-test/add-archive-chown")
+	checkFile(t, img, "/ex/payload", "p\n", 0o644, 1000, 1000)
+	checkFile(t, img, "/ex/sub/keep", "k\n", 0o644, 1000, 1000)
+}
+
+// An archive entry named like a whiteout is extracted as a file, but no
+// OCI layer can carry a file of that name (it would delete /etc/passwd in
+// every runtime), so the step fails clearly instead of corrupting the image.
+func TestAddArchiveWithWhiteoutNameFails(t *testing.T) {
+	t.Parallel()
+	r := sharedRoot(t)
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM xbuild-test/busybox\nADD plain.tar.gz /etc/\n"), 0o644))
+	writeTarGz(t, filepath.Join(dir, "plain.tar.gz"), map[string]string{".wh.passwd": "not a whiteout\n"})
+	_, res := r.Build(t, dir, "-t", "xbuild-test/add-whiteout-name")
+	checkBuildFails(t, res, 2, "etc/.wh.passwd", "reserved for whiteouts")
+}

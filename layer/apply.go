@@ -38,12 +38,30 @@ import (
 // checked between entries. Errors name the entry; on error dir is left
 // partly written and the caller discards it.
 func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
+	return apply(ctx, &applier{}, dir, r)
+}
+
+// ExtractOptions change how Extract writes entries.
+type ExtractOptions struct {
+	// Owner, if set, replaces every entry's uid and gid (ADD --chown).
+	Owner *[2]int
+}
+
+// Extract unpacks a plain tar archive into dir as ADD does: like Apply, but
+// entries named like whiteouts are ordinary files, and owners may be
+// replaced. dir may already hold files (it is usually inside a mounted
+// rootfs); the same path rules keep every entry inside it.
+func Extract(ctx context.Context, dir string, r io.Reader, opt ExtractOptions) (int64, error) {
+	return apply(ctx, &applier{plain: true, owner: opt.Owner}, dir, r)
+}
+
+func apply(ctx context.Context, a *applier, dir string, r io.Reader) (int64, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return 0, fmt.Errorf("apply layer: %w", err)
 	}
 	cr := &countingReader{r: r}
-	a := &applier{root: root}
+	a.root = root
 	tr := tar.NewReader(cr)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -71,8 +89,10 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 
 // applier holds the state of one Apply.
 type applier struct {
-	root string    // absolute, clean
-	dirs []dirTime // directory mtimes, set once every entry is written
+	root  string    // absolute, clean
+	dirs  []dirTime // directory mtimes, set once every entry is written
+	plain bool      // Extract: no whiteouts
+	owner *[2]int   // Extract: forced uid, gid
 
 	// The last parent mkdirAll resolved: consecutive entries mostly share
 	// one. Any removal or new (sym or hard) link may change how paths
@@ -94,10 +114,13 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	if name == "" {
+		if a.plain {
+			return nil // ADD leaves the destination directory as it is
+		}
 		return a.rootEntry(hdr)
 	}
 	dir, base := path.Split(name)
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if !a.plain && strings.HasPrefix(base, whiteoutPrefix) {
 		return a.whiteout(dir, base, hdr)
 	}
 	parent, err := a.mkdirAll(dir)

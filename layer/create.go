@@ -104,7 +104,11 @@ func mknod(target string, hdr *tar.Header) error {
 // clears setuid bits and file capabilities, so it goes first. Directory
 // times are only recorded, to be set by setDirTimes.
 func (a *applier) setMeta(target string, hdr *tar.Header) error {
-	if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+	uid, gid := hdr.Uid, hdr.Gid
+	if a.owner != nil {
+		uid, gid = a.owner[0], a.owner[1]
+	}
+	if err := os.Lchown(target, uid, gid); err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	if hdr.Typeflag != tar.TypeSymlink {

@@ -180,7 +180,11 @@ func (c *copier) extract(ctx context.Context, rel, dest string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := layer.Apply(ctx, hostDest, tr); err != nil {
+	var opt layer.ExtractOptions
+	if c.owner != nil {
+		opt.Owner = &[2]int{c.owner.uid, c.owner.gid}
+	}
+	if _, err := layer.Extract(ctx, hostDest, tr, opt); err != nil {
 		return true, fmt.Errorf("ADD %s: extract: %w", rel, err)
 	}
 	return true, nil
