@@ -6,7 +6,7 @@ BUSYBOX   := $(CACHE)/busybox/busybox
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: build test demo nginx-example bench fmt vet clean deps busybox
+.PHONY: build test demo nginx-example bench fmt vet clean deps busybox tools
 
 build: $(BIN)
 
@@ -27,7 +27,13 @@ $(BUSYBOX):
 	cp $(CACHE)/busybox/root/bin/busybox $(BUSYBOX)
 	$(BUSYBOX) true
 
-deps: busybox
+# skopeo and umoci from Debian check xbuild's archives in the tests.
+tools:
+	@command -v skopeo >/dev/null && command -v umoci >/dev/null || \
+		{ apt-get install -y -qq skopeo umoci >/dev/null 2>&1 || \
+		  (apt-get update -qq && apt-get install -y -qq skopeo umoci); }
+
+deps: busybox tools
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

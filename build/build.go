@@ -19,6 +19,7 @@ import (
 	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/parser"
 	"github.com/xbuild/xbuild/progress"
+	"github.com/xbuild/xbuild/registry"
 	"github.com/xbuild/xbuild/solver"
 )
 
@@ -33,6 +34,11 @@ type Options struct {
 	Target     string
 	NoCache    bool
 	Progress   *progress.Printer
+	// Pull asks the registry for every base image even when the local
+	// store has it; Registry (nil: local images only) is used for base
+	// images the store lacks.
+	Pull     bool
+	Registry *registry.Client
 }
 
 // Result is a finished build.
@@ -65,7 +71,8 @@ func Build(ctx context.Context, sys *System, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("unable to prepare context: path %q not found", opt.ContextDir)
 	}
 	conv, err := convert.Convert(ctx, convert.Options{
-		Dockerfile: df, BuildArgs: opt.BuildArgs, Target: opt.Target, Excludes: excludes, Images: sys.Images,
+		Dockerfile: df, BuildArgs: opt.BuildArgs, Target: opt.Target, Excludes: excludes,
+		Images: &imageSource{sys: sys, client: opt.Registry, pull: opt.Pull, progress: opt.Progress},
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xbuild/xbuild/build"
+	"github.com/xbuild/xbuild/exporter"
 	"github.com/xbuild/xbuild/ops"
 	"github.com/xbuild/xbuild/progress"
 )
@@ -27,6 +28,13 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringVar(&iidfile, "iidfile", "", "write the image ID to this file")
 	fs.StringArrayVar(&labels, "label", nil, "set an image label (K=V)")
+	var outputs []string
+	var push, pull bool
+	var metadataFile string
+	fs.StringArrayVarP(&outputs, "output", "o", nil, "output: type=image|oci|docker|local|tar|registry[,dest=…][,name=…][,compression=…]")
+	fs.BoolVar(&push, "push", false, "push the image to the registry of each -t name")
+	fs.BoolVar(&pull, "pull", false, "always ask the registry for base images")
+	fs.StringVar(&metadataFile, "metadata-file", "", "write the image's digests and names as JSON to this file")
 	rest, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -50,7 +58,17 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	var outs []exporter.Output
+	for _, o := range outputs {
+		out, err := exporter.ParseOutput(o)
+		if err != nil {
+			return usageError{fmt.Errorf("invalid --output %q: %w", o, err)}
+		}
+		outs = append(outs, out)
+	}
+	client := registryClient(g, sys)
 	res, err := build.Build(ctx, sys, build.Options{
+		Pull: pull, Registry: client(),
 		ContextDir: rest[0], Dockerfile: file, Stdin: os.Stdin, Tags: tags, BuildArgs: argMap,
 		Labels: labelMap, Target: target, NoCache: noCache, Progress: pr,
 	})
@@ -59,6 +77,12 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(os.Stderr, "WARNING: %s\n", w)
+	}
+	if len(outs) > 0 || push || metadataFile != "" {
+		req := exportRequest{outputs: outs, tags: res.Names, push: push, metadataFile: metadataFile, client: client}
+		if err := export(ctx, sys, pr, res.Image, req); err != nil {
+			return err
+		}
 	}
 	id := res.Image.ID().String()
 	if iidfile != "" {

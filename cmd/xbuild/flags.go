@@ -15,11 +15,13 @@ import (
 type globals struct {
 	root     string
 	progress string
+	insecure []string
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.root, "root", g.root, "state directory")
 	fs.StringVar(&g.progress, "progress", g.progress, "progress output: auto, tty, plain or quiet")
+	fs.StringArrayVar(&g.insecure, "insecure-registry", g.insecure, "registry host reached over plain HTTP (loopback registries always are)")
 }
 
 // parseGlobals takes global flags that come before the command word.

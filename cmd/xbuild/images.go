@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/go-units"
 
+	"github.com/xbuild/xbuild/build"
 	"github.com/xbuild/xbuild/image"
 )
 
@@ -136,8 +137,6 @@ func runTag(ctx context.Context, g *globals, args []string) error {
 }
 
 func runVersion(ctx context.Context, g *globals, args []string) error {
-	fmt.Println("xbuild version", version)
+	fmt.Println("xbuild version", build.Version)
 	return nil
 }
-
-var version = "0.1.0-dev"

@@ -51,6 +51,10 @@ func init() {
 		{name: "rmi", aliases: []string{"image rm"}, usage: "rmi IMAGE [IMAGE...]", run: runRmi},
 		{name: "tag", aliases: []string{"image tag"}, usage: "tag SOURCE TARGET", run: runTag},
 		{name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", run: runRun},
+		{name: "pull", aliases: []string{"image pull"}, usage: "pull NAME[:TAG|@DIGEST]", run: runPull},
+		{name: "push", aliases: []string{"image push"}, usage: "push NAME[:TAG]", run: runPush},
+		{name: "save", aliases: []string{"image save"}, usage: "save [-o FILE] [--format docker|oci] IMAGE [IMAGE...]", run: runSave},
+		{name: "load", aliases: []string{"image load"}, usage: "load [-i FILE]", run: runLoad},
 		{name: "version", usage: "version", run: runVersion},
 	}
 }
