@@ -55,9 +55,12 @@ demo: build busybox
 nginx-example: build
 	./scripts/nginx-example.sh
 
+# Benchmarks: layer compression, apply, and push/pull of a 1 GiB image
+# through the in-process registry.
 bench: deps build
 	XBUILD_BIN=$(CURDIR)/$(BIN) XBUILD_BUSYBOX=$(CURDIR)/$(BUSYBOX) \
-		$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+		$(GO) test -run '^$$' -bench . -benchtime 3x $$($(GO) list ./... | grep -v /registry)
+	$(GO) test -run '^$$' -bench PushPull -benchtime 2x ./registry -args -size 1024
 
 clean:
 	rm -rf bin $(CACHE)
