@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/progress"
@@ -12,13 +15,27 @@ import (
 
 // RegistryOptions configure registry access.
 type RegistryOptions struct {
-	Insecure []string     // hosts reached over plain HTTP (loopback always is)
-	Progress func(string) // one line per transfer event, or nil
+	Insecure []string         // hosts reached over plain HTTP (loopback always is)
+	Platform ocispec.Platform // picked from indexes; zero: linux and this machine's architecture
+	Progress func(string)     // one line per transfer event, or nil
+}
+
+// ParsePlatform parses "os/arch[/variant]" as --platform takes it.
+func ParsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
 }
 
 // Registry returns a registry client for this state directory's builds.
 func (s *System) Registry(opt RegistryOptions) *registry.Client {
-	return registry.New(registry.Options{Insecure: opt.Insecure, UserAgent: "xbuild/" + Version, Progress: opt.Progress})
+	return registry.New(registry.Options{Insecure: opt.Insecure, Platform: opt.Platform, UserAgent: "xbuild/" + Version, Progress: opt.Progress})
 }
 
 // Version is xbuild's version, sent to registries.

@@ -14,19 +14,31 @@ import (
 
 func registryClient(g *globals, sys *build.System) func() *registry.Client {
 	return func() *registry.Client {
-		return sys.Registry(build.RegistryOptions{Insecure: g.insecure, Progress: func(ev string) {
-			if g.progress != "quiet" {
-				fmt.Fprintln(os.Stderr, ev)
-			}
-		}})
+		return sys.Registry(build.RegistryOptions{Insecure: g.insecure, Progress: progressLines(g)})
+	}
+}
+
+// progressLines prints registry transfer events on stderr unless quiet.
+func progressLines(g *globals) func(string) {
+	return func(ev string) {
+		if g.progress != "quiet" {
+			fmt.Fprintln(os.Stderr, ev)
+		}
 	}
 }
 
 func runPull(ctx context.Context, g *globals, args []string) error {
 	fs := flagSet("pull", g)
+	platform := fs.String("platform", "", "pick this platform (os/arch[/variant]) from a multi-platform image")
 	rest, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	var opts build.RegistryOptions
+	if *platform != "" {
+		if opts.Platform, err = build.ParsePlatform(*platform); err != nil {
+			return usageError{err}
+		}
 	}
 	sys, err := openSystem(g)
 	if err != nil {
@@ -36,7 +48,8 @@ func runPull(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	img, err := build.Pull(ctx, sys, registryClient(g, sys)(), ref.String())
+	opts.Insecure, opts.Progress = g.insecure, progressLines(g)
+	img, err := build.Pull(ctx, sys, sys.Registry(opts), ref.String())
 	if err != nil {
 		return err
 	}
