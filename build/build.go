@@ -33,7 +33,12 @@ type Options struct {
 	Labels     map[string]string
 	Target     string
 	NoCache    bool
-	Progress   *progress.Printer
+	// NoCacheFilter names stages whose steps skip cache lookups.
+	NoCacheFilter []string
+	// Network is the network mode of RUN steps without their own
+	// --network: "" or "default", "none", "host".
+	Network  string
+	Progress *progress.Printer
 	// Pull asks the registry for every base image even when the local
 	// store has it; Registry (nil: local images only) is used for base
 	// images the store lacks.
@@ -72,6 +77,7 @@ func Build(ctx context.Context, sys *System, opt Options) (*Result, error) {
 	}
 	conv, err := convert.Convert(ctx, convert.Options{
 		Dockerfile: df, BuildArgs: opt.BuildArgs, Target: opt.Target, Excludes: excludes,
+		Network: opt.Network, NoCacheStages: opt.NoCacheFilter,
 		Images: &imageSource{sys: sys, client: opt.Registry, pull: opt.Pull, progress: opt.Progress},
 	})
 	if err != nil {
@@ -177,32 +183,61 @@ func writeImage(ctx context.Context, sys *System, cfg dockerspec.DockerOCIImage,
 	return image.Write(ctx, sys.Content, cfg, descs)
 }
 
-// fillTimes dates history entries that have no time: a layer entry gets the
-// time its layer was made, an empty one the time of the entry before it.
-// The image is dated by its last entry. Cached layers keep their times, so
-// an unchanged build produces the same image ID.
+// fillTimes dates history entries as BuildKit's image exporter does
+// (normalizeLayersAndHistory): a layer entry without a time gets the time
+// its layer was made; an entry still without one gets the time of the
+// first new layer when it comes before it, else the time of the entry
+// before it. The image is dated by its last dated entry, and stays undated
+// when no entry has a time. Cached layers keep their times, so an
+// unchanged build produces the same image ID.
 func fillTimes(cfg *dockerspec.DockerOCIImage, layers []cache.Layer) {
-	var last time.Time
+	h := cfg.History
 	li := 0
-	for i := range cfg.History {
-		h := &cfg.History[i]
-		if !h.EmptyLayer {
-			if h.Created == nil && li < len(layers) && !layers[li].Created.IsZero() {
-				t := layers[li].Created
-				h.Created = &t
-			}
-			li++
+	for i := range h {
+		if h[i].EmptyLayer {
+			continue
 		}
-		if h.Created == nil && !last.IsZero() {
-			t := last
-			h.Created = &t
+		if h[i].Created == nil && li < len(layers) && !layers[li].Created.IsZero() {
+			t := layers[li].Created
+			h[i].Created = &t
 		}
-		if h.Created != nil {
-			last = *h.Created
+		li++
+	}
+	// The first time after the first undated entry, else the last time.
+	var created *time.Time
+	undated := false
+	for i := range h {
+		if h[i].Created == nil {
+			undated = true
+			continue
+		}
+		created = h[i].Created
+		if undated {
+			break
 		}
 	}
-	if last.IsZero() {
-		last = time.Unix(0, 0).UTC()
+	undated = false
+	for i := range h {
+		switch {
+		case h[i].Created == nil:
+			undated = true
+			h[i].Created = copyTime(created)
+		case undated:
+			created = h[i].Created
+		}
 	}
-	cfg.Created = &last
+	cfg.Created = nil
+	for i := range h {
+		if h[i].Created != nil {
+			cfg.Created = copyTime(h[i].Created)
+		}
+	}
+}
+
+func copyTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
 }

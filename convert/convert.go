@@ -30,6 +30,13 @@ type Options struct {
 	Target     string   // stage name; "" = last stage
 	Excludes   []string // .dockerignore patterns
 	Images     ImageSource
+	// Network is the network mode of every RUN without a --network of its
+	// own: "" or "default" (the host's, as BuildKit's default), "none" or
+	// "host".
+	Network string
+	// NoCacheStages names the stages (case-insensitively) whose steps skip
+	// cache lookups (--no-cache-filter).
+	NoCacheStages []string
 }
 
 // Result is the graph and config of the target stage.
@@ -53,6 +60,7 @@ type converter struct {
 	stages   []*stageState
 	metaArgs map[string]string // global ARG values after --build-arg
 	usedArgs map[string]bool
+	proxyEnv []string // proxy variables from --build-arg, for every RUN
 	scratch  *llb.Vertex
 }
 
@@ -65,7 +73,11 @@ func Convert(ctx context.Context, opt Options) (*Result, error) {
 		lex:      opt.Dockerfile.Lex(),
 		metaArgs: map[string]string{},
 		usedArgs: map[string]bool{},
+		proxyEnv: proxyEnv(opt.BuildArgs),
 		scratch:  llb.New(llb.ScratchOp{}, llb.Meta{}),
+	}
+	if err := checkNetwork(opt.Network); err != nil {
+		return nil, err
 	}
 	if err := c.evalMetaArgs(); err != nil {
 		return nil, err
@@ -97,49 +109,65 @@ func (c *converter) stageByName(name string) *stageState {
 	return nil
 }
 
-// stageRef resolves a --from value or FROM name to an earlier stage: a
-// stage name or, for --from, an index.
-func (c *converter) stageRef(name string, before int, allowIndex bool) (*stageState, error) {
+// stageRef resolves a --from value to an earlier stage: a stage name or an
+// index. It returns nil (and no error) when name is no stage, so it names
+// an image.
+func (c *converter) stageRef(name string, before int) (*stageState, error) {
 	if s := c.stageByName(name); s != nil {
 		if s.index >= before {
 			return nil, fmt.Errorf("stage %q is defined after this one: a stage can only refer to earlier stages", name)
 		}
 		return s, nil
 	}
-	if allowIndex {
-		if i, err := strconv.Atoi(name); err == nil {
-			if i < 0 || i >= before {
-				return nil, fmt.Errorf("invalid stage index %d: must refer to an earlier stage", i)
-			}
-			return c.stages[i], nil
+	if i, err := strconv.Atoi(name); err == nil {
+		if i < 0 || i >= before {
+			return nil, fmt.Errorf("invalid stage index %d: must refer to an earlier stage", i)
 		}
+		return c.stages[i], nil
 	}
 	return nil, nil
 }
 
+// baseStage resolves the base name of stage number before: the latest
+// earlier stage of that name, or nil when there is none. As in BuildKit, a
+// name defined at or after the stage (`FROM x AS x`) is an image.
+func (c *converter) baseStage(name string, before int) *stageState {
+	for i := before - 1; i >= 0; i-- {
+		if s := c.stages[i]; s.name != "" && strings.EqualFold(s.name, name) {
+			return s
+		}
+	}
+	return nil
+}
+
+// evalMetaArgs evaluates the ARGs before the first FROM, over the
+// predefined platform args, as BuildKit's buildMetaArgs: a --build-arg
+// wins, then the default; an ARG without either keeps what the name had
+// (so `ARG TARGETARCH` keeps the predefined value).
 func (c *converter) evalMetaArgs() error {
-	for _, a := range predefinedArgs() {
-		c.metaArgs[a.Key] = *a.Value
+	for _, a := range c.predefinedArgs() {
+		v := *a.Value
+		if ov, ok := c.opt.BuildArgs[a.Key]; ok {
+			v = ov
+		}
+		c.metaArgs[a.Key] = v
 	}
 	for i := range c.df.MetaArgs {
 		cmd := &c.df.MetaArgs[i]
 		for _, kv := range cmd.Args {
-			v, ok := c.opt.BuildArgs[kv.Key]
-			if ok {
+			if v, ok := c.opt.BuildArgs[kv.Key]; ok {
 				c.usedArgs[kv.Key] = true
-			} else if kv.Value != nil {
-				ex, _, err := c.lex.ProcessWord(*kv.Value, mapEnv(c.metaArgs))
-				if err != nil {
-					return c.df.Wrap(cmd.Location(), err)
-				}
-				v, ok = ex, true
-			}
-			if ok {
 				c.metaArgs[kv.Key] = v
-			} else {
-				delete(c.metaArgs, kv.Key)
-				c.metaArgs[kv.Key+"\x00declared"] = ""
+				continue
 			}
+			if kv.Value == nil {
+				continue
+			}
+			v, _, err := c.lex.ProcessWord(*kv.Value, mapEnv(c.metaArgs))
+			if err != nil {
+				return c.df.Wrap(cmd.Location(), err)
+			}
+			c.metaArgs[kv.Key] = v
 		}
 	}
 	return nil
@@ -159,28 +187,35 @@ func (c *converter) unusedArgWarnings() []string {
 	return []string{fmt.Sprintf("one or more build-args %v were not consumed", unused)}
 }
 
-func predefinedArgs() []instructions.KeyValuePairOptional {
+// predefinedArgs are BuildKit's default args: the build and target
+// platforms and TARGETSTAGE, the stage being built ("default" when the
+// last stage has no name and there is no --target).
+func (c *converter) predefinedArgs() []instructions.KeyValuePairOptional {
+	target := c.opt.Target
+	if target == "" {
+		target = c.df.Stages[len(c.df.Stages)-1].Name
+	}
+	if target == "" {
+		target = "default"
+	}
 	plat := runtime.GOOS + "/" + runtime.GOARCH
 	kv := func(k, v string) instructions.KeyValuePairOptional {
 		return instructions.KeyValuePairOptional{Key: k, Value: &v}
 	}
 	return []instructions.KeyValuePairOptional{
-		kv("TARGETPLATFORM", plat), kv("TARGETOS", runtime.GOOS), kv("TARGETARCH", runtime.GOARCH), kv("TARGETVARIANT", ""),
-		kv("BUILDPLATFORM", plat), kv("BUILDOS", runtime.GOOS), kv("BUILDARCH", runtime.GOARCH), kv("BUILDVARIANT", ""),
+		kv("BUILDPLATFORM", plat), kv("BUILDOS", runtime.GOOS), kv("BUILDOSVERSION", ""), kv("BUILDARCH", runtime.GOARCH), kv("BUILDVARIANT", ""),
+		kv("TARGETPLATFORM", plat), kv("TARGETOS", runtime.GOOS), kv("TARGETOSVERSION", ""), kv("TARGETARCH", runtime.GOARCH), kv("TARGETVARIANT", ""),
+		kv("TARGETSTAGE", target),
 	}
 }
 
 func isPredefined(k string) bool {
-	for _, a := range predefinedArgs() {
-		if a.Key == k {
-			return true
-		}
-	}
-	switch strings.ToUpper(k) {
-	case "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY":
+	switch k {
+	case "BUILDPLATFORM", "BUILDOS", "BUILDOSVERSION", "BUILDARCH", "BUILDVARIANT",
+		"TARGETPLATFORM", "TARGETOS", "TARGETOSVERSION", "TARGETARCH", "TARGETVARIANT", "TARGETSTAGE":
 		return true
 	}
-	return false
+	return isProxyArg(k)
 }
 
 // mapEnv adapts a map to shell.EnvGetter.
@@ -194,9 +229,7 @@ func (m mapEnv) Get(k string) (string, bool) {
 func (m mapEnv) Keys() []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		if !strings.Contains(k, "\x00") {
-			keys = append(keys, k)
-		}
+		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return keys

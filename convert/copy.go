@@ -46,6 +46,25 @@ func (s *stageState) add(c *instructions.AddCommand) error {
 	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns})
 }
 
+// checkChmod validates a --chmod value as BuildKit does: an octal mode up
+// to 07777. Symbolic modes (u+x) are not supported yet.
+func checkChmod(name, chmod string) error {
+	if chmod == "" {
+		return nil
+	}
+	bad := fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", chmod)
+	m, err := strconv.ParseUint(chmod, 8, 32)
+	switch {
+	case err == nil && m > 0o7777:
+		return bad
+	case err == nil:
+		return nil
+	case strings.Trim(chmod, "0123456789") == "":
+		return bad // looks numeric
+	}
+	return notSupported(fmt.Sprintf("%s --chmod=%s (only octal modes are supported)", name, chmod))
+}
+
 func isURL(s string) bool {
 	for _, p := range []string{"http://", "https://", "git@", "git://", "ssh://"} {
 		if strings.HasPrefix(s, p) {
@@ -68,10 +87,8 @@ func (s *stageState) doCopy(p copyParams) error {
 	case len(p.excludes) > 0:
 		return notSupported(name + " --exclude")
 	}
-	if p.chmod != "" {
-		if _, err := strconv.ParseUint(p.chmod, 8, 32); err != nil {
-			return notSupported(fmt.Sprintf("%s --chmod=%s (only octal modes are supported)", name, p.chmod))
-		}
+	if err := checkChmod(name, p.chmod); err != nil {
+		return err
 	}
 	dest := s.absPath(p.sd.DestPath)
 	// Several sources into a destination without a trailing slash are
@@ -81,7 +98,7 @@ func (s *stageState) doCopy(p copyParams) error {
 		return err
 	}
 	op := llb.CopyOp{Sources: sources, Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: p.add, AllowEmpty: true}
-	s.vertex = llb.New(op, s.meta(instructionText(p.cmd), p.cmd), s.vertex, src)
+	s.vertex = newStep(op, s.meta(p.cmd), s.vertex, src)
 
 	msg := name
 	if p.chown != "" {
@@ -116,7 +133,7 @@ func (s *stageState) copySource(p copyParams) (*llb.Vertex, []string, error) {
 	for _, src := range p.sd.SourcePaths {
 		srcs = append(srcs, path.Clean("/"+src))
 	}
-	st, err := s.c.stageRef(p.from, s.index, true)
+	st, err := s.c.stageRef(p.from, s.index)
 	if err != nil {
 		return nil, nil, err
 	}

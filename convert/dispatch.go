@@ -50,6 +50,9 @@ func (s *stageState) dispatchCommand(cmd instructions.Command) error {
 	case *instructions.OnbuildCommand:
 		s.image.Config.OnBuild = append(s.image.Config.OnBuild, c.Expression)
 	case *instructions.StopSignalCommand:
+		if err := checkSignal(c.Signal); err != nil {
+			return err
+		}
 		s.image.Config.StopSignal = c.Signal
 		s.history(fmt.Sprintf("STOPSIGNAL %v", c.Signal), false)
 	case *instructions.ShellCommand:
@@ -138,56 +141,26 @@ func (s *stageState) absPath(p string) string {
 	return p
 }
 
-func (s *stageState) meta(text string, cmd instructions.Command) llb.Meta {
-	return llb.Meta{Name: s.stepName(text), File: s.c.df.File, Line: line(cmd.Location()), Text: instructionText(cmd)}
-}
-
-func (s *stageState) run(c *instructions.RunCommand) error {
-	if len(c.Files) > 0 {
-		return notSupported("RUN with a heredoc")
+// meta is the metadata of a vertex made by cmd: the progress name is the
+// instruction with the stage's variables expanded, as BuildKit's
+// processCmdEnv shows it (a RUN keeps its quotes, escapes and unset
+// variables), the error text the instruction as written.
+func (s *stageState) meta(cmd instructions.Command) llb.Meta {
+	text := instructionText(cmd)
+	lex := *s.c.lex
+	if _, ok := cmd.(*instructions.RunCommand); ok {
+		lex.RawQuotes, lex.RawEscapes, lex.SkipUnsetEnv = true, true, true
 	}
-	if len(instructions.GetMounts(c)) > 0 {
-		return notSupported("RUN --mount")
+	name := text
+	if w, _, err := lex.ProcessWord(text, s.expandEnv()); err == nil {
+		name = w
 	}
-	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		return notSupported("RUN --security=" + sec)
+	if cmdName, rest, ok := strings.Cut(name, " "); ok {
+		name = strings.ToUpper(cmdName) + " " + rest
+	} else {
+		name = strings.ToUpper(name)
 	}
-	network := instructions.GetNetwork(c)
-	if network == "default" {
-		network = ""
-	}
-	args := append([]string(nil), c.CmdLine...)
-	if c.PrependShell {
-		args = append(s.shell(), strings.Join(c.CmdLine, " "))
-	}
-	env := s.runEnv()
-	op := llb.ExecOp{Args: args, Env: env, Cwd: s.cwd(), User: s.image.Config.User, Network: network}
-	s.vertex = llb.New(op, s.meta(instructionText(c), c), s.vertex)
-	s.history("RUN "+runCommandString(args, s.args, s.expandEnv())+" # buildkit", true)
-	return nil
-}
-
-// runCommandString renders a RUN for history as BuildKit does: the ARGs in
-// scope as "|N K=V …" before the command.
-func runCommandString(args []string, buildArgs []instructions.KeyValuePairOptional, env mapEnv) string {
-	var pre []string
-	idx := map[string]int{}
-	for _, a := range buildArgs {
-		v, ok := env.Get(a.Key)
-		if !ok {
-			v = a.ValueString()
-		}
-		if i, ok := idx[a.Key]; ok {
-			pre[i] = a.Key + "=" + v
-			continue
-		}
-		idx[a.Key] = len(pre)
-		pre = append(pre, a.Key+"="+v)
-	}
-	if len(pre) > 0 {
-		pre = append([]string{fmt.Sprintf("|%d", len(pre))}, pre...)
-	}
-	return strings.Join(append(pre, args...), " ")
+	return llb.Meta{Name: s.stepName(name), File: s.c.df.File, Line: line(cmd.Location()), Text: text, NoCache: s.noCache}
 }
 
 func (s *stageState) workdir(c *instructions.WorkdirCommand) error {
@@ -202,7 +175,7 @@ func (s *stageState) workdir(c *instructions.WorkdirCommand) error {
 		return nil
 	}
 	op := llb.MkdirOp{Path: wd, Mode: 0o755, User: s.image.Config.User}
-	s.vertex = llb.New(op, s.meta(instructionText(c), c), s.vertex)
+	s.vertex = newStep(op, s.meta(c), s.vertex)
 	s.history("WORKDIR "+wd, true)
 	return nil
 }
@@ -283,6 +256,8 @@ func (s *stageState) cmd(c *instructions.CmdCommand) error {
 		args = append(s.shell(), strings.Join(c.CmdLine, " "))
 	}
 	s.image.Config.Cmd = args
+	// BuildKit marks every CMD so (for Windows images; Linux ignores it).
+	s.image.Config.ArgsEscaped = true //nolint:staticcheck // deprecated, but part of BuildKit's config
 	s.cmdSet = true
 	s.history(fmt.Sprintf("CMD %q", args), false)
 	return nil

@@ -31,6 +31,7 @@ type stageState struct {
 	args      []instructions.KeyValuePairOptional // ARGs in scope, with values
 	cmdSet    bool                                // CMD given in this stage
 	inOnbuild bool                                // dispatching the base image's ONBUILD triggers
+	noCache   bool                                // --no-cache-filter names this stage
 	cmdIndex  int
 	cmdTotal  int
 }
@@ -38,6 +39,11 @@ type stageState struct {
 func newStageState(c *converter, i int) *stageState {
 	st := c.df.Stages[i]
 	s := &stageState{c: c, index: i, name: strings.ToLower(st.Name), stage: st}
+	for _, n := range c.opt.NoCacheStages {
+		if s.name != "" && strings.EqualFold(n, s.name) {
+			s.noCache = true
+		}
+	}
 	if len(c.df.Stages) > 1 {
 		s.prefix = s.name
 		if s.prefix == "" {
@@ -60,13 +66,17 @@ func (c *converter) dispatch(s *stageState) error {
 	if err := s.from(); err != nil {
 		return err
 	}
+	s.ensurePath()
 	cmds, err := s.onbuildTriggers()
 	if err != nil {
 		return err
 	}
 	triggers := len(cmds)
 	cmds = append(cmds, s.stage.Commands...)
-	s.countSteps(cmds)
+	// BuildKit counts the layer-making instructions of the stage and every
+	// ONBUILD trigger, whether it makes a layer or not.
+	s.countSteps(s.stage.Commands)
+	s.cmdTotal += triggers
 	if s.imageOp != nil {
 		s.vertex = llb.New(*s.imageOp, llb.Meta{
 			Name: s.stepName("FROM " + s.imageOp.Ref), File: c.df.File, Line: line(s.stage.Location),
@@ -101,14 +111,14 @@ func (s *stageState) from() error {
 		s.image = emptyImage()
 		return nil
 	}
-	if parent, err := c.stageRef(base, s.index, false); err != nil {
-		return c.df.Wrap(s.stage.Location, err)
-	} else if parent != nil {
+	if parent := c.baseStage(base, s.index); parent != nil {
 		if err := c.dispatch(parent); err != nil {
 			return err
 		}
 		s.vertex = parent.vertex
 		s.image = cloneImage(parent.image)
+		// The ARGs in scope carry over, as BuildKit's dispatchState.init.
+		s.args = append([]instructions.KeyValuePairOptional(nil), parent.args...)
 		return nil
 	}
 	img, err := c.opt.Images.Get(c.ctx, base)
@@ -124,6 +134,16 @@ func (s *stageState) from() error {
 	s.imageOp = &llb.ImageOp{Ref: ref.String(), Manifest: img.Descriptor.Digest}
 	s.cmdTotal = 1 // the FROM step itself is step 1
 	return nil
+}
+
+// ensurePath adds BuildKit's default PATH to an image whose Env has none.
+func (s *stageState) ensurePath() {
+	for _, kv := range s.image.Config.Env {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" {
+			return
+		}
+	}
+	s.image.Config.Env = append(s.image.Config.Env, "PATH="+DefaultPath)
 }
 
 // onbuildTriggers parses the base image's ONBUILD triggers; they run

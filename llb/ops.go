@@ -16,7 +16,10 @@ func (ImageOp) Kind() string { return "source.image" }
 type ContextOp struct {
 	Name     string   `json:"name"`     // "context"
 	Includes []string `json:"includes"` // source paths/patterns relative to the context root
-	Excludes []string `json:"excludes"` // .dockerignore patterns
+	// Excludes are the .dockerignore patterns. They stay out of the
+	// digest and the cache key: the content hash already covers exactly
+	// the files they leave selected.
+	Excludes []string `json:"-"`
 }
 
 // Kind implements Op.
@@ -30,6 +33,10 @@ type ExecOp struct {
 	User     string   `json:"user"`
 	Network  string   `json:"network"`
 	Hostname string   `json:"hostname,omitempty"`
+	// ProxyEnv (HTTP_PROXY=…, http_proxy=…) is added to the process's
+	// environment but stays out of the digest and the cache key, as
+	// BuildKit's proxy build args.
+	ProxyEnv []string `json:"-"`
 }
 
 // Kind implements Op.

@@ -27,6 +27,7 @@ func (o *execOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Diges
 	op := o.op
 	op.Env = append([]string(nil), op.Env...)
 	sort.Strings(op.Env)
+	op.ProxyEnv = nil // never part of the key
 	return key(op, in), nil
 }
 
@@ -57,7 +58,7 @@ func (o *execOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (s
 	tail := &tailWriter{max: TailLines}
 	out := io.MultiWriter(log, tail)
 	err = o.env.Executor.Run(ctx, mounts, nil, executor.Process{
-		Args: o.op.Args, Env: o.op.Env, Cwd: o.op.Cwd, User: o.op.User, Network: o.op.Network,
+		Args: o.op.Args, Env: withProxy(o.op.Env, o.op.ProxyEnv), Cwd: o.op.Cwd, User: o.op.User, Network: o.op.Network,
 		Hostname: o.op.Hostname, Stdout: out, Stderr: out,
 	})
 	if err != nil {
@@ -76,6 +77,26 @@ func (o *execOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (s
 		s.Remove(context.WithoutCancel(ctx), key)
 	}
 	return rec, err
+}
+
+// withProxy returns env with the proxy variables set, replacing variables
+// of the same name (the proxy build args win, as in BuildKit).
+func withProxy(env, proxy []string) []string {
+	if len(proxy) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env)+len(proxy))
+	idx := map[string]int{}
+	for _, kv := range append(append([]string(nil), env...), proxy...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
 }
 
 // tailWriter keeps the last max lines written to it.

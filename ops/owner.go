@@ -14,9 +14,10 @@ import (
 type owner struct{ uid, gid int }
 
 // resolveOwner resolves "user[:group]" against the passwd and group files
-// of the rootfs at root. With chown set (COPY --chown) a user without a
-// group keeps the user's numeric id as gid, as Docker documents; otherwise
-// (USER) the gid is the user's primary group from /etc/passwd, or 0.
+// of the rootfs at root. A user name without a group gets the user's
+// primary group from /etc/passwd. A numeric user without a group gets, with
+// chown set (COPY --chown), the same number as gid, as BuildKit's readUser;
+// otherwise (USER) its primary group from /etc/passwd, or 0.
 func resolveOwner(root, spec string, chown bool) (*owner, error) {
 	if spec == "" {
 		return nil, nil
@@ -24,7 +25,9 @@ func resolveOwner(root, spec string, chown bool) (*owner, error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	o := &owner{}
 	primary := -1
-	if id, err := strconv.Atoi(userPart); err == nil {
+	id, err := strconv.Atoi(userPart)
+	numeric := err == nil
+	if numeric {
 		o.uid = id
 		if e, ok := lookupFile(root, "/etc/passwd", func(f []string) bool { return len(f) > 3 && f[2] == userPart }); ok {
 			primary, _ = strconv.Atoi(e[3])
@@ -48,7 +51,7 @@ func resolveOwner(root, spec string, chown bool) (*owner, error) {
 			return nil, fmt.Errorf("unable to find group %s: no matching entries in group file", groupPart)
 		}
 		o.gid, _ = strconv.Atoi(e[2])
-	case chown:
+	case chown && numeric:
 		o.gid = o.uid
 	case primary >= 0:
 		o.gid = primary

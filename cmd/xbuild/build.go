@@ -25,6 +25,10 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	fs.StringArrayVar(&buildArgs, "build-arg", nil, "set a build-time variable (K=V, or K to take it from the environment)")
 	fs.StringVar(&target, "target", "", "build this stage")
 	fs.BoolVar(&noCache, "no-cache", false, "do not use the cache")
+	var network string
+	var noCacheFilter []string
+	fs.StringVar(&network, "network", "default", "network mode of RUN steps: default, none or host")
+	fs.StringArrayVar(&noCacheFilter, "no-cache-filter", nil, "do not use the cache for these stages (STAGE[,STAGE…])")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringVar(&iidfile, "iidfile", "", "write the image ID to this file")
 	fs.StringArrayVar(&labels, "label", nil, "set an image label (K=V)")
@@ -36,6 +40,13 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	fs.BoolVar(&pull, "pull", false, "always ask the registry for base images")
 	fs.StringVar(&metadataFile, "metadata-file", "", "write the image's digests and names as JSON to this file")
 	rest, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if err := checkNetwork(network); err != nil {
+		return err
+	}
+	noCacheStages, err := splitStages(noCacheFilter)
 	if err != nil {
 		return err
 	}
@@ -71,6 +82,7 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 		Pull: pull, Registry: client(),
 		ContextDir: rest[0], Dockerfile: file, Stdin: os.Stdin, Tags: tags, BuildArgs: argMap,
 		Labels: labelMap, Target: target, NoCache: noCache, Progress: pr,
+		Network: network, NoCacheFilter: noCacheStages,
 	})
 	if err != nil {
 		return err
@@ -94,6 +106,29 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 		fmt.Println(id)
 	}
 	return nil
+}
+
+// checkNetwork validates --network.
+func checkNetwork(mode string) error {
+	switch mode {
+	case "default", "none", "host":
+		return nil
+	}
+	return usageError{fmt.Errorf("invalid --network %q: must be default, none or host", mode)}
+}
+
+// splitStages splits --no-cache-filter values at commas.
+func splitStages(vals []string) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				return nil, usageError{fmt.Errorf("invalid --no-cache-filter %q: empty stage name", v)}
+			}
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // keyValues parses K=V flags; with fromEnv, a bare K takes its value from
