@@ -20,6 +20,16 @@ type DiffOptions struct {
 	// Epoch, when not zero, clamps every mtime later than it down to it
 	// (SOURCE_DATE_EPOCH). Earlier mtimes are kept.
 	Epoch time.Time
+
+	// Lowers are the overlay's lower dirs, top first (the order of the
+	// lowerdir mount option). When set, a directory of the upper dir that
+	// overlay merely copied up is left out: one that is not opaque, exists as
+	// a directory in the merged view of Lowers with the same mode, uid, gid,
+	// mtime (to the nanosecond) and xattrs (trusted.overlay.* aside), and has
+	// nothing below it that is written. A directory written only because of
+	// a descendant comes before it, as always. Lowers are only read; a
+	// missing or unreadable one fails the diff.
+	Lowers []string
 }
 
 // WriteDiff writes the overlay upper dir `upper` as an uncompressed OCI
@@ -54,6 +64,9 @@ func WriteDiffOptions(ctx context.Context, upper string, w io.Writer, opts DiffO
 		opts:  opts,
 		links: map[inode]string{},
 	}
+	if err := d.setLowers(opts.Lowers); err != nil {
+		return err
+	}
 	if err := filepath.WalkDir(d.upper, d.visit); err != nil {
 		return err
 	}
@@ -72,6 +85,10 @@ type differ struct {
 	tw    *tar.Writer
 	opts  DiffOptions
 	links map[inode]string // first tar name of each multiply-linked inode
+
+	lowers  []string      // cleaned opts.Lowers, top first
+	pending []*tar.Header // copied-up dirs on the walk's current path, unwritten
+	fresh   string        // tar name of the last dir the lowers do not show
 }
 
 func (d *differ) visit(p string, _ fs.DirEntry, err error) error {
@@ -89,6 +106,7 @@ func (d *differ) visit(p string, _ fs.DirEntry, err error) error {
 		return err
 	}
 	name := filepath.ToSlash(rel)
+	d.leave(name)
 	if err := d.entry(p, name); err != nil {
 		return fmt.Errorf("write layer entry %s: %w", name, err)
 	}
@@ -105,6 +123,9 @@ func (d *differ) entry(p, name string) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFCHR:
 		if st.Rdev == 0 {
+			if err := d.flush(); err != nil {
+				return err
+			}
 			return d.writeMarker(dir+whiteoutPrefix+base, d.mtime(&st))
 		}
 	case unix.S_IFSOCK:
@@ -115,6 +136,19 @@ func (d *differ) entry(p, name string) error {
 	}
 	hdr, opaque, err := d.header(p, name, &st)
 	if err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeDir && len(d.lowers) > 0 {
+		same, err := d.copiedUp(name, &st, hdr, opaque)
+		if err != nil {
+			return err
+		}
+		if same {
+			d.pending = append(d.pending, hdr)
+			return nil
+		}
+	}
+	if err := d.flush(); err != nil {
 		return err
 	}
 	if err := d.tw.WriteHeader(hdr); err != nil {
@@ -128,6 +162,29 @@ func (d *differ) entry(p, name string) error {
 	if opaque {
 		return d.writeMarker(hdr.Name+opaqueMarker, hdr.ModTime)
 	}
+	return nil
+}
+
+// leave drops the pending dirs that are not ancestors of name: the walk
+// has left their subtrees without writing anything below them.
+func (d *differ) leave(name string) {
+	for n := len(d.pending); n > 0; n-- {
+		if strings.HasPrefix(name, d.pending[n-1].Name) { // Name ends in "/"
+			return
+		}
+		d.pending = d.pending[:n-1]
+	}
+}
+
+// flush writes the pending dirs, outermost first, before an entry below
+// them is written.
+func (d *differ) flush() error {
+	for _, hdr := range d.pending {
+		if err := d.tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("write parent %s: %w", hdr.Name, err)
+		}
+	}
+	d.pending = d.pending[:0]
 	return nil
 }
 

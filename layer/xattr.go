@@ -90,3 +90,37 @@ func lgetxattr(path, name string) ([]byte, error) {
 func isOverlayXattr(name string) bool {
 	return strings.HasPrefix(name, overlayXattrNS)
 }
+
+// isOpaque reports whether the directory at path carries
+// trusted.overlay.opaque=y.
+func isOpaque(path string) (bool, error) {
+	v, err := lgetxattr(path, opaqueXattr)
+	if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get xattr %s of %s: %w", opaqueXattr, path, err)
+	}
+	return string(v) == "y", nil
+}
+
+// sameXattrs reports whether the xattr PAX records of a header hold exactly
+// the xattrs xs, trusted.overlay.* aside.
+func sameXattrs(records map[string]string, xs []xattr) bool {
+	n := 0
+	for _, x := range xs {
+		if isOverlayXattr(x.name) {
+			continue
+		}
+		if v, ok := records[paxXattr+x.name]; !ok || v != string(x.value) {
+			return false
+		}
+		n++
+	}
+	for k := range records {
+		if strings.HasPrefix(k, paxXattr) {
+			n--
+		}
+	}
+	return n == 0
+}
