@@ -127,3 +127,15 @@ func TestAddArchiveWithWhiteoutNameFails(t *testing.T) {
 	_, res := r.Build(t, dir, "-t", "xbuild-test/add-whiteout-name")
 	checkBuildFails(t, res, 2, "etc/.wh.passwd", "reserved for whiteouts")
 }
+
+func TestNoopRunMakesEmptyLayer(t *testing.T) {
+	t.Parallel()
+	r := sharedRoot(t)
+	img, _ := buildCase(t, r, "run-noop")
+	noop := img.Layers[len(img.Layers)-2]
+	if len(noop.Entries) != 0 {
+		t.Errorf("the layer of a RUN that changed nothing holds %v", noop.Paths())
+	}
+	equal(t, "no-op layer diffID", noop.DiffID, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef")
+	equal(t, "layer of touch /etc/x", nonDirPaths(lastLayer(t, img)), []string{"/etc/x"})
+}

@@ -20,7 +20,8 @@
 // buffers.
 //
 // The package owns the tar format, whiteout conversion and compression. It
-// does not mount anything or decide which files belong in a layer: callers
-// hand it an upper dir that holds exactly the step's changes. It imports
+// does not mount anything. Callers hand it an upper dir that holds the
+// step's changes; given the lower dirs, WriteDiff also leaves out
+// directories overlayfs merely copied up. It imports
 // only the content and snapshot packages of xbuild.
 package layer

@@ -83,8 +83,14 @@ func key(op llb.Op, inputs []digest.Digest, content ...digest.Digest) digest.Dig
 // a committed snapshot named by its chain ID.
 func (e *Env) commit(ctx context.Context, key string, parent *cache.Record) (*cache.Record, error) {
 	ctx = context.WithoutCancel(ctx)
+	lowers, err := e.Snapshots.Lowers(parent.Snapshot)
+	if err != nil {
+		return nil, err
+	}
 	l, err := layer.Write(ctx, e.Content, e.Compression, func(w io.Writer) error {
-		return layer.WriteDiff(ctx, e.Snapshots.FS(key), w)
+		// Directories overlayfs only copied up (unchanged against the
+		// lowers) stay out of the layer.
+		return layer.WriteDiffOptions(ctx, e.Snapshots.FS(key), w, layer.DiffOptions{Lowers: lowers})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write layer: %w", err)

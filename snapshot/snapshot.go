@@ -139,6 +139,10 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 	return os.RemoveAll(trash)
 }
 
+// Lowers returns the fs dirs of the committed snapshot parent and its
+// ancestors, top first: the lower dirs of a snapshot prepared on parent.
+func (s *Snapshotter) Lowers(parent string) ([]string, error) { return s.chain(parent) }
+
 // chain returns the fs dirs of parent and its ancestors, top first.
 func (s *Snapshotter) chain(parent string) ([]string, error) {
 	var out []string
