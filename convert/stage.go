@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -123,9 +122,6 @@ func (s *stageState) from() error {
 	}
 	img, err := c.opt.Images.Get(c.ctx, base)
 	if err != nil {
-		if errors.Is(err, image.ErrNotFound) {
-			err = fmt.Errorf("%w (xbuild looks in its local image store; pulling from registries is not supported yet)", err)
-		}
 		return c.df.Errorf(s.stage.Location, "FROM %s: %w", base, err)
 	}
 	ref, _ := image.ParseReference(base)
