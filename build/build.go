@@ -17,6 +17,7 @@ import (
 	"github.com/xbuild/xbuild/cache"
 	"github.com/xbuild/xbuild/convert"
 	"github.com/xbuild/xbuild/image"
+	"github.com/xbuild/xbuild/ops"
 	"github.com/xbuild/xbuild/parser"
 	"github.com/xbuild/xbuild/progress"
 	"github.com/xbuild/xbuild/registry"
@@ -44,6 +45,8 @@ type Options struct {
 	// images the store lacks.
 	Pull     bool
 	Registry *registry.Client
+	// Secrets are the values of --secret, for RUN --mount=type=secret.
+	Secrets ops.Secrets
 }
 
 // Result is a finished build.
@@ -89,7 +92,7 @@ func Build(ctx context.Context, sys *System, opt Options) (*Result, error) {
 	}
 	env := sys.opsEnv(ctxDir, memo)
 	s := solver.New(solver.Options{
-		Cache: sys.Cache, Resolve: env.Resolve, Reporter: opt.Progress, Valid: env.Valid, NoCache: opt.NoCache,
+		Cache: sys.Cache, Resolve: ops.ResolveWithSecrets(env, opt.Secrets), Reporter: opt.Progress, Valid: env.Valid, NoCache: opt.NoCache,
 	})
 	rec, err := s.Solve(ctx, conv.Vertex)
 	if serr := memo.Save(context.WithoutCancel(ctx)); serr != nil && err == nil {

@@ -22,6 +22,16 @@ import (
 // path, type and permission bits, and its content (regular files) or
 // target (symlinks). Owners and times are not part of it, as in BuildKit.
 func (d *Dir) Hash(ctx context.Context, srcs []string, memo *Memo) (digest.Digest, error) {
+	return d.HashExcluding(ctx, srcs, nil, memo)
+}
+
+// HashExcluding is Hash leaving out what COPY --exclude patterns match
+// below each selected entry.
+func (d *Dir) HashExcluding(ctx context.Context, srcs, excludes []string, memo *Memo) (digest.Digest, error) {
+	ex, err := NewExcluder(excludes)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	for _, src := range srcs {
 		matches, err := d.Match(src, true)
@@ -33,6 +43,12 @@ func (d *Dir) Hash(ctx context.Context, srcs []string, memo *Memo) (digest.Diges
 			err := d.Walk(m.Path, func(rel string, fi fs.FileInfo) error {
 				if err := ctx.Err(); err != nil {
 					return err
+				}
+				if ex.Excluded(m, rel, fi.IsDir()) {
+					if fi.IsDir() {
+						return fs.SkipDir
+					}
+					return nil
 				}
 				line, err := d.entryLine(rel, fi, memo)
 				if err != nil {

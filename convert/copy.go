@@ -3,11 +3,13 @@ package convert
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
-	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/llb"
@@ -20,6 +22,7 @@ type copyParams struct {
 	from     string
 	chown    string
 	chmod    string
+	checksum string
 	excludes []string
 	parents  bool
 }
@@ -29,9 +32,6 @@ func (s *stageState) copy(c *instructions.CopyCommand) error {
 }
 
 func (s *stageState) add(c *instructions.AddCommand) error {
-	if c.Checksum != "" {
-		return notSupported("ADD --checksum")
-	}
 	if c.KeepGitDir != nil {
 		return notSupported("ADD --keep-git-dir")
 	}
@@ -39,30 +39,21 @@ func (s *stageState) add(c *instructions.AddCommand) error {
 		return notSupported("ADD --unpack")
 	}
 	for _, src := range c.SourcePaths {
-		if isURL(src) {
-			return notSupported("ADD from a URL or git repository")
+		if isURL(src) && !isHTTP(src) {
+			return notSupported("ADD from a git repository")
 		}
 	}
-	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns})
+	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, checksum: c.Checksum, excludes: c.ExcludePatterns})
 }
 
 // checkChmod validates a --chmod value as BuildKit does: an octal mode up
-// to 07777. Symbolic modes (u+x) are not supported yet.
-func checkChmod(name, chmod string) error {
+// to 07777 or a symbolic mode (u=rwx,g+x).
+func checkChmod(chmod string) error {
 	if chmod == "" {
 		return nil
 	}
-	bad := fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", chmod)
-	m, err := strconv.ParseUint(chmod, 8, 32)
-	switch {
-	case err == nil && m > 0o7777:
-		return bad
-	case err == nil:
-		return nil
-	case strings.Trim(chmod, "0123456789") == "":
-		return bad // looks numeric
-	}
-	return notSupported(fmt.Sprintf("%s --chmod=%s (only octal modes are supported)", name, chmod))
+	_, err := llb.ParseChmod(chmod)
+	return err
 }
 
 func isURL(s string) bool {
@@ -74,83 +65,165 @@ func isURL(s string) bool {
 	return false
 }
 
+// isHTTP reports whether src is an HTTP(S) URL that is not a git
+// repository.
+func isHTTP(src string) bool {
+	if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
+		return false
+	}
+	u, err := url.Parse(src)
+	if err != nil {
+		return true
+	}
+	return !strings.HasSuffix(u.Path, ".git") && !strings.Contains(u.Fragment, ":")
+}
+
 func (s *stageState) doCopy(p copyParams) error {
 	name := "COPY"
 	if p.add {
 		name = "ADD"
 	}
-	switch {
-	case len(p.sd.SourceContents) > 0:
-		return notSupported(name + " with a heredoc")
-	case p.parents:
-		return notSupported(name + " --parents")
-	case len(p.excludes) > 0:
-		return notSupported(name + " --exclude")
-	}
-	if err := checkChmod(name, p.chmod); err != nil {
+	if err := checkChmod(p.chmod); err != nil {
 		return err
 	}
-	dest := s.absPath(p.sd.DestPath)
-	// Several sources into a destination without a trailing slash are
-	// checked when the step runs: an existing directory is fine (BuildKit).
-	src, sources, err := s.copySource(p)
+	if err := p.sd.ExpandRaw(func(word string) (string, error) {
+		lex := shell.NewLex('\\')
+		lex.SkipProcessQuotes = true
+		w, _, err := lex.ProcessWord(word, s.expandEnv())
+		return w, err
+	}); err != nil {
+		return err
+	}
+	urls, paths, err := s.urlSources(p)
 	if err != nil {
 		return err
 	}
-	op := llb.CopyOp{Sources: sources, Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: p.add, AllowEmpty: true}
-	s.vertex = newStep(op, s.meta(p.cmd), s.vertex, src)
+	orig := p.sd.SourcePaths
+	p.sd.SourcePaths = paths
+	dest := s.absPath(p.sd.DestPath)
+	op := llb.CopyOp{Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: p.add, AllowEmpty: true,
+		Excludes: p.excludes, Parents: p.parents, URLs: urls}
+	for _, h := range p.sd.SourceContents {
+		op.Inline = append(op.Inline, llb.InlineFile{Name: h.Path, Data: h.Data})
+	}
+	inputs := []*llb.Vertex{s.vertex}
+	if len(paths) > 0 {
+		// Several sources into a destination without a trailing slash are
+		// checked when the step runs: an existing directory is fine (BuildKit).
+		src, sources, pivots, err := s.copySource(p)
+		if err != nil {
+			return err
+		}
+		op.Sources, op.Pivots = sources, pivots
+		inputs = append(inputs, src)
+	} else {
+		op.FromCtx = false
+	}
+	s.vertex = newStep(op, s.meta(p.cmd), inputs...)
 
 	msg := name
+	if p.parents {
+		msg += " --parents"
+	}
 	if p.chown != "" {
 		msg += " --chown=" + p.chown
 	}
 	if p.chmod != "" {
 		msg += " --chmod=" + p.chmod
 	}
-	for _, src := range p.sd.SourcePaths {
+	for _, src := range orig {
 		msg += " " + src
+	}
+	for _, src := range p.sd.SourceContents {
+		msg += " <<" + src.Path
 	}
 	s.history(msg+" "+p.sd.DestPath+" # buildkit", true)
 	return nil
 }
 
-// copySource returns the vertex the files come from and the source paths
-// within it.
-func (s *stageState) copySource(p copyParams) (*llb.Vertex, []string, error) {
-	if p.from == "" {
-		var srcs []string
-		for _, src := range p.sd.SourcePaths {
-			clean := path.Clean("/" + src)
-			if rel := path.Clean(src); rel == ".." || strings.HasPrefix(rel, "../") {
-				return nil, nil, fmt.Errorf("%s: forbidden path outside the build context", src)
-			}
-			srcs = append(srcs, strings.TrimPrefix(clean, "/"))
-		}
-		v := llb.New(llb.ContextOp{Name: "context", Includes: srcs, Excludes: s.c.opt.Excludes}, llb.Meta{})
-		return v, srcs, nil
-	}
-	var srcs []string
+// urlSources splits the HTTP(S) sources of an ADD from the others and
+// checks --checksum as BuildKit does.
+func (s *stageState) urlSources(p copyParams) ([]llb.URLSource, []string, error) {
+	var urls []llb.URLSource
+	var paths []string
 	for _, src := range p.sd.SourcePaths {
-		srcs = append(srcs, path.Clean("/"+src))
+		if !isHTTP(src) {
+			paths = append(paths, src)
+			continue
+		}
+		if !p.add {
+			return nil, nil, errors.New("source can't be a URL for COPY")
+		}
+		f := "__unnamed__"
+		if u, err := url.Parse(src); err == nil {
+			if base := path.Base(u.Path); base != "." && base != "/" {
+				f = base
+			}
+		}
+		urls = append(urls, llb.URLSource{URL: src, Filename: f})
+	}
+	if p.checksum != "" {
+		if len(p.sd.SourcePaths) != 1 {
+			return nil, nil, errors.New("checksum can't be specified for multiple sources")
+		}
+		if len(urls) != 1 {
+			return nil, nil, errors.New("checksum requires HTTP(S) or Git sources")
+		}
+		d, err := digest.Parse(p.checksum)
+		if err != nil {
+			return nil, nil, err
+		}
+		urls[0].Checksum = d
+	}
+	return urls, paths, nil
+}
+
+// copySource returns the vertex the files come from, the source paths
+// within it and, with --parents, each one's pivot.
+func (s *stageState) copySource(p copyParams) (*llb.Vertex, []string, []string, error) {
+	var srcs, pivots []string
+	for _, src := range p.sd.SourcePaths {
+		if p.from == "" {
+			if rel := path.Clean(src); rel == ".." || strings.HasPrefix(rel, "../") {
+				return nil, nil, nil, fmt.Errorf("%s: forbidden path outside the build context", src)
+			}
+		}
+		pivot := ""
+		if p.parents {
+			if parent, pattern, ok := strings.Cut(src, "/./"); ok {
+				pivot = strings.TrimPrefix(path.Clean("/"+parent), "/")
+				src = parent + "/" + pattern
+			}
+			pivots = append(pivots, pivot)
+		}
+		clean := path.Clean("/" + src)
+		if p.from == "" {
+			clean = strings.TrimPrefix(clean, "/")
+		}
+		srcs = append(srcs, clean)
+	}
+	if p.from == "" {
+		v := llb.New(llb.ContextOp{Name: "context", Includes: srcs, Excludes: s.c.opt.Excludes, CopyExcludes: p.excludes}, llb.Meta{})
+		return v, srcs, pivots, nil
 	}
 	st, err := s.c.stageRef(p.from, s.index)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if st != nil {
 		if err := s.c.dispatch(st); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return st.vertex, srcs, nil
+		return st.vertex, srcs, pivots, nil
 	}
 	img, err := s.c.opt.Images.Get(s.c.ctx, p.from)
 	if err != nil {
 		if errors.Is(err, image.ErrNotFound) {
-			return nil, nil, fmt.Errorf("--from=%s: no stage or image named %q (xbuild looks in its local image store; pulling is not supported yet)", p.from, p.from)
+			return nil, nil, nil, fmt.Errorf("--from=%s: no stage or image named %q (xbuild looks in its local image store; pulling is not supported yet)", p.from, p.from)
 		}
-		return nil, nil, fmt.Errorf("--from=%s: %w", p.from, err)
+		return nil, nil, nil, fmt.Errorf("--from=%s: %w", p.from, err)
 	}
 	ref, _ := image.ParseReference(p.from)
 	v := llb.New(llb.ImageOp{Ref: ref.String(), Manifest: img.Descriptor.Digest}, llb.Meta{Internal: true, Name: "[internal] load " + ref.String()})
-	return v, srcs, nil
+	return v, srcs, pivots, nil
 }

@@ -1,21 +1,21 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/llb"
 )
 
 func (s *stageState) run(c *instructions.RunCommand) error {
 	if len(c.Files) > 0 {
 		return notSupported("RUN with a heredoc")
-	}
-	if len(instructions.GetMounts(c)) > 0 {
-		return notSupported("RUN --mount")
 	}
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return notSupported("RUN --security=" + sec)
@@ -36,8 +36,12 @@ func (s *stageState) run(c *instructions.RunCommand) error {
 		args = append(s.shell(), strings.Join(c.CmdLine, " "))
 	}
 	env := s.runEnv()
-	op := llb.ExecOp{Args: args, Env: env, Cwd: s.cwd(), User: s.image.Config.User, Network: network, ProxyEnv: s.c.proxyEnv}
-	s.vertex = newStep(op, s.meta(c), s.vertex)
+	mounts, inputs, err := s.runMounts(c)
+	if err != nil {
+		return err
+	}
+	op := llb.ExecOp{Args: args, Env: env, Cwd: s.cwd(), User: s.image.Config.User, Network: network, ProxyEnv: s.c.proxyEnv, Mounts: mounts}
+	s.vertex = newStep(op, s.meta(c), append([]*llb.Vertex{s.vertex}, inputs...)...)
 	s.history("RUN "+runCommandString(args, s.args, s.expandEnv())+" # buildkit", true)
 	return nil
 }
@@ -118,4 +122,119 @@ func checkNetwork(mode string) error {
 		return nil
 	}
 	return fmt.Errorf("unsupported network mode %q", mode)
+}
+
+// runMounts turns RUN --mount flags into exec mounts and the extra inputs
+// (context sources, stages, images) their binds read. Input indexes count
+// from 1: input 0 is the rootfs.
+func (s *stageState) runMounts(c *instructions.RunCommand) ([]llb.ExecMount, []*llb.Vertex, error) {
+	var mounts []llb.ExecMount
+	var inputs []*llb.Vertex
+	for _, m := range instructions.GetMounts(c) {
+		em := llb.ExecMount{Type: string(m.Type), Readonly: m.ReadOnly}
+		if m.Target != "" {
+			em.Target = path.Clean(s.absPath(m.Target))
+		}
+		if m.UID != nil {
+			em.UID = uint32(*m.UID)
+		}
+		if m.GID != nil {
+			em.GID = uint32(*m.GID)
+		}
+		if m.Mode != nil {
+			em.Mode = uint32(*m.Mode)
+		}
+		switch m.Type {
+		case instructions.MountTypeSSH:
+			return nil, nil, notSupported("RUN --mount=type=ssh")
+		case instructions.MountTypeBind:
+			if em.Target == "" {
+				return nil, nil, errors.New("mount type bind: target is required")
+			}
+			v, src, err := s.bindSource(m)
+			if err != nil {
+				return nil, nil, err
+			}
+			inputs = append(inputs, v)
+			em.Input, em.Source, em.Context = len(inputs), src, m.From == ""
+		case instructions.MountTypeCache:
+			if em.Target == "" {
+				return nil, nil, errors.New("mount type cache: target is required")
+			}
+			if m.From != "" {
+				return nil, nil, notSupported("RUN --mount=type=cache,from=…")
+			}
+			em.ID, em.Sharing = m.CacheID, string(m.CacheSharing)
+			if em.ID == "" {
+				em.ID = em.Target
+			}
+			if em.Sharing == "" {
+				em.Sharing = string(instructions.MountSharingShared)
+			}
+			if m.Mode == nil {
+				em.Mode = 0o755
+			}
+		case instructions.MountTypeTmpfs:
+			if em.Target == "" {
+				return nil, nil, errors.New("mount type tmpfs: target is required")
+			}
+			em.Size = m.SizeLimit
+		case instructions.MountTypeSecret:
+			em.ID, em.Required = m.CacheID, m.Required
+			if em.ID == "" {
+				if m.Source != "" {
+					em.ID = m.Source
+				} else {
+					em.ID = path.Base(em.Target)
+				}
+			}
+			if m.Env != nil {
+				em.Env = *m.Env
+			}
+			if em.Target == "" && em.Env == "" {
+				em.Target = "/run/secrets/" + em.ID
+			}
+			if m.Mode == nil {
+				em.Mode = 0o400
+			}
+		default:
+			return nil, nil, notSupported("RUN --mount=type=" + string(m.Type))
+		}
+		mounts = append(mounts, em)
+	}
+	return mounts, inputs, nil
+}
+
+// bindSource returns the vertex a bind mount reads (the context, a stage or
+// an image) and the source path inside it.
+func (s *stageState) bindSource(m *instructions.Mount) (*llb.Vertex, string, error) {
+	src := path.Clean("/" + m.Source)
+	if m.From == "" {
+		if rel := path.Clean(m.Source); rel == ".." || strings.HasPrefix(rel, "../") {
+			return nil, "", fmt.Errorf("%s: forbidden path outside the build context", m.Source)
+		}
+		inc := strings.TrimPrefix(src, "/")
+		v := llb.New(llb.ContextOp{Name: "context", Includes: []string{inc}, Excludes: s.c.opt.Excludes}, llb.Meta{})
+		return v, src, nil
+	}
+	st, err := s.c.stageRef(m.From, s.index)
+	if err != nil {
+		return nil, "", err
+	}
+	if st != nil {
+		if err := s.c.dispatch(st); err != nil {
+			return nil, "", err
+		}
+		return st.vertex, src, nil
+	}
+	img, err := s.c.opt.Images.Get(s.c.ctx, m.From)
+	if err != nil {
+		if errors.Is(err, image.ErrNotFound) {
+			return nil, "", fmt.Errorf("from=%s: no stage or image named %q", m.From, m.From)
+		}
+		return nil, "", fmt.Errorf("from=%s: %w", m.From, err)
+	}
+	ref, _ := image.ParseReference(m.From)
+	v := llb.New(llb.ImageOp{Ref: ref.String(), Manifest: img.Descriptor.Digest}, llb.Meta{Internal: true, Name: "[internal] load " + ref.String()})
+	return v, src, nil
 }

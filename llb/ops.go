@@ -20,6 +20,9 @@ type ContextOp struct {
 	// digest and the cache key: the content hash already covers exactly
 	// the files they leave selected.
 	Excludes []string `json:"-"`
+	// CopyExcludes are COPY --exclude patterns, relative to each include;
+	// what they match is neither copied nor hashed.
+	CopyExcludes []string `json:"copyExcludes,omitempty"`
 }
 
 // Kind implements Op.
@@ -37,13 +40,36 @@ type ExecOp struct {
 	// environment but stays out of the digest and the cache key, as
 	// BuildKit's proxy build args.
 	ProxyEnv []string `json:"-"`
+	// Mounts are RUN --mount mounts, in Dockerfile order.
+	Mounts []ExecMount `json:"mounts,omitempty"`
 }
 
 // Kind implements Op.
 func (ExecOp) Kind() string { return "exec" }
 
-// CopyOp copies Sources from input 1 (a context source or a rootfs) to Dest
-// in input 0.
+// ExecMount is one RUN --mount. Everything in it is part of the digest
+// and the cache key; a secret's value never is (only its ID).
+type ExecMount struct {
+	Type   string `json:"type"` // "bind", "cache", "tmpfs" or "secret"
+	Target string `json:"target,omitempty"`
+	// Input is the index of the exec vertex's input a bind reads (a
+	// context source or a rootfs); 0 means none.
+	Input    int    `json:"input,omitempty"`
+	Source   string `json:"source,omitempty"`  // bind: path inside the input
+	Context  bool   `json:"context,omitempty"` // bind: the input is a context source
+	Readonly bool   `json:"readonly,omitempty"`
+	ID       string `json:"id,omitempty"`      // cache and secret ID
+	Sharing  string `json:"sharing,omitempty"` // cache: shared, private, locked
+	UID      uint32 `json:"uid,omitempty"`
+	GID      uint32 `json:"gid,omitempty"`
+	Mode     uint32 `json:"mode,omitempty"`
+	Size     int64  `json:"size,omitempty"`     // tmpfs size limit in bytes
+	Env      string `json:"env,omitempty"`      // secret: exported as this variable
+	Required bool   `json:"required,omitempty"` // secret: fail when missing
+}
+
+// CopyOp copies Sources from input 1 (a context source or a rootfs; absent
+// when there are none), then URLs and Inline files, to Dest in input 0.
 type CopyOp struct {
 	Sources    []string `json:"sources"` // paths or patterns, absolute within the source
 	Dest       string   `json:"dest"`    // absolute; a trailing "/" means "into this dir"
@@ -53,6 +79,28 @@ type CopyOp struct {
 	Excludes   []string `json:"excludes,omitempty"`
 	AllowEmpty bool     `json:"allowEmpty,omitempty"` // wildcards may match nothing
 	Extract    bool     `json:"extract,omitempty"`    // ADD: unpack local archives
+	// Parents keeps each source's path below its pivot (Pivots[i], a
+	// prefix of Sources[i]; "" is the source root) under Dest.
+	Parents bool     `json:"parents,omitempty"`
+	Pivots  []string `json:"pivots,omitempty"`
+	// URLs are downloaded (ADD https://…); they are never unpacked.
+	URLs []URLSource `json:"urls,omitempty"`
+	// Inline are heredoc files; their content is part of the digest.
+	Inline []InlineFile `json:"inline,omitempty"`
+}
+
+// URLSource is a file ADD downloads: saved as Filename with mode 0600 and
+// the Last-Modified time.
+type URLSource struct {
+	URL      string        `json:"url"`
+	Checksum digest.Digest `json:"checksum,omitempty"`
+	Filename string        `json:"filename"`
+}
+
+// InlineFile is a heredoc source: a file with mode 0644 owned by 0:0.
+type InlineFile struct {
+	Name string `json:"name"`
+	Data string `json:"data"`
 }
 
 // Kind implements Op.

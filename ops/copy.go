@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -23,28 +22,73 @@ import (
 
 // copyOp runs COPY and ADD.
 type copyOp struct {
-	env *Env
-	op  llb.CopyOp
+	env  *Env
+	op   llb.CopyOp
+	sums []digest.Digest // contents of URLs without a checksum, as keyed
 }
 
 func (o *copyOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Digest, error) {
-	return key(o.op, in), nil
+	sums, err := o.urlSums(ctx)
+	if err != nil {
+		return "", err
+	}
+	return key(o.op, in, sums...), nil
 }
 
 func (o *copyOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (solver.Result, error) {
-	return o.env.onSnapshot(ctx, in[0], in[1], func(root string, src *buildcontext.Dir) error {
-		c, err := newCopier(root, src, o.op)
+	var src solver.Result
+	if len(in) > 1 {
+		src = in[1]
+	}
+	return o.env.onSnapshot(ctx, in[0], src, func(root string, tree *buildcontext.Dir) error {
+		extra, cleanup, err := o.extraSources(ctx)
+		defer cleanup()
 		if err != nil {
 			return err
 		}
+		c, err := newCopier(root, tree, o.op)
+		if err != nil {
+			return err
+		}
+		c.extra = extra
 		if err := c.run(ctx); err != nil {
 			return err
 		}
-		if o.op.FromCtx {
-			return o.env.checkContext(ctx, o.op.Sources)
+		if o.op.FromCtx && len(o.op.Sources) > 0 {
+			return o.env.checkCopyContext(ctx, o.op.Sources, o.op.Excludes)
 		}
 		return nil
-	}, o.op.FromCtx)
+	}, o.op.FromCtx && len(o.op.Sources) > 0)
+}
+
+// checkCopyContext is checkContext for a selection with --exclude
+// patterns.
+func (e *Env) checkCopyContext(ctx context.Context, srcs, excludes []string) error {
+	if len(excludes) == 0 {
+		return e.checkContext(ctx, srcs)
+	}
+	want, ok := e.ctxSums.Load(selectionKey(ctxSelection(srcs, excludes)))
+	if !ok {
+		return nil
+	}
+	got, err := e.Context.HashExcluding(ctx, srcs, excludes, e.Memo)
+	if err != nil {
+		return err
+	}
+	if got != want.(digest.Digest) {
+		return fmt.Errorf("the build context changed while the build ran (%s); run the build again", strings.Join(srcs, ", "))
+	}
+	return nil
+}
+
+// ctxSelection is the selection a context source with COPY --exclude
+// patterns is remembered under.
+func ctxSelection(srcs, excludes []string) []string {
+	if len(excludes) == 0 {
+		return srcs
+	}
+	out := append([]string(nil), srcs...)
+	return append(append(out, "\x01exclude"), excludes...)
 }
 
 // mkdirOp runs WORKDIR's mkdir -p.
@@ -124,10 +168,32 @@ type copier struct {
 	root    string // mounted rootfs
 	src     *buildcontext.Dir
 	op      llb.CopyOp
-	owner   *owner       // --chown, or nil
-	mode    *os.FileMode // --chmod, or nil
+	owner   *owner     // --chown, or nil
+	chmod   *llb.Chmod // --chmod, or nil
+	excl    *buildcontext.Excluder
+	extra   []extraSource // heredocs and downloads, copied after src
 	dirTime []dirTime
 	links   map[[2]uint64]string // source dev/inode → first target, for hardlinks
+
+	// per source group
+	rootOwned bool // files get 0:0 without --chown (context, heredocs, URLs)
+	unpack    bool // ADD: local archives are unpacked
+}
+
+// extraSource is a temp directory holding files made for the copy.
+type extraSource struct {
+	dir   *buildcontext.Dir
+	names []string
+}
+
+// group is one tree's matches, with the pivot of each (for --parents).
+type group struct {
+	dir       *buildcontext.Dir
+	matches   []buildcontext.Match
+	pivots    []string
+	rootOwned bool
+	extract   bool
+	parents   bool
 }
 
 type dirTime struct {
@@ -142,42 +208,101 @@ func newCopier(root string, src *buildcontext.Dir, op llb.CopyOp) (*copier, erro
 		return nil, err
 	}
 	if op.Chmod != "" {
-		m, err := strconv.ParseUint(op.Chmod, 8, 32)
+		m, err := llb.ParseChmod(op.Chmod)
 		if err != nil {
-			return nil, fmt.Errorf("invalid --chmod %q", op.Chmod)
+			return nil, err
 		}
-		mode := unixToGoMode(uint32(m))
-		c.mode = &mode
+		c.chmod = &m
+	}
+	if c.excl, err = buildcontext.NewExcluder(op.Excludes); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-func (c *copier) run(ctx context.Context) error {
-	var matches []buildcontext.Match
-	for _, s := range c.op.Sources {
-		ms, err := c.src.Match(s, c.op.AllowEmpty)
-		if err != nil {
-			return err
+func (c *copier) groups() ([]group, int, error) {
+	var gs []group
+	n := 0
+	if c.src != nil && len(c.op.Sources) > 0 {
+		g := group{dir: c.src, rootOwned: c.op.FromCtx, extract: c.op.Extract && c.op.FromCtx, parents: c.op.Parents}
+		for i, s := range c.op.Sources {
+			ms, err := c.src.Match(s, c.op.AllowEmpty)
+			if err != nil {
+				return nil, 0, err
+			}
+			pivot := ""
+			if i < len(c.op.Pivots) {
+				pivot = strings.Trim(c.op.Pivots[i], "/")
+			}
+			for _, m := range ms {
+				g.matches = append(g.matches, m)
+				g.pivots = append(g.pivots, pivot)
+			}
 		}
-		matches = append(matches, ms...)
+		n += len(g.matches)
+		gs = append(gs, g)
+	}
+	for _, e := range c.extra {
+		g := group{dir: e.dir, rootOwned: true}
+		for _, name := range e.names {
+			g.matches = append(g.matches, buildcontext.Match{Name: name, Path: name})
+			g.pivots = append(g.pivots, "")
+		}
+		n += len(g.matches)
+		gs = append(gs, g)
+	}
+	return gs, n, nil
+}
+
+func (c *copier) run(ctx context.Context) error {
+	gs, n, err := c.groups()
+	if err != nil {
+		return err
 	}
 	dest := filepath.Clean(c.op.Dest)
-	intoDir := strings.HasSuffix(c.op.Dest, "/")
-	if len(matches) > 1 && !intoDir {
+	intoDir := strings.HasSuffix(c.op.Dest, "/") || c.op.Parents
+	if n > 1 && !intoDir {
 		if !isDir(c.root, dest) {
 			return fmt.Errorf("when using COPY with more than one source file, the destination must be a directory and end with a /")
 		}
 		intoDir = true
 	}
-	for _, m := range matches {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := c.copyMatch(ctx, m, dest, intoDir); err != nil {
-			return err
+	for _, g := range gs {
+		c.src, c.rootOwned, c.unpack = g.dir, g.rootOwned, g.extract
+		for i, m := range g.matches {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var err error
+			if g.parents {
+				err = c.copyParents(m, dest, g.pivots[i])
+			} else {
+				err = c.copyMatch(ctx, m, dest, intoDir)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return c.fixDirTimes()
+}
+
+// walkInto copies the entries below the directory match m into top,
+// leaving out what --exclude matches.
+func (c *copier) walkInto(m buildcontext.Match, top string) error {
+	return c.src.Walk(m.Path, func(p string, fi os.FileInfo) error {
+		if p == m.Path {
+			return nil
+		}
+		if c.excl.Excluded(m, p, fi.IsDir()) {
+			if fi.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		sub := strings.TrimPrefix(strings.TrimPrefix(p, m.Path), "/")
+		return c.copyEntry(p, fi, filepath.Join(top, sub))
+	})
 }
 
 func (c *copier) copyMatch(ctx context.Context, m buildcontext.Match, dest string, intoDir bool) error {
@@ -190,15 +315,12 @@ func (c *copier) copyMatch(ctx context.Context, m buildcontext.Match, dest strin
 		if err != nil {
 			return err
 		}
-		return c.src.Walk(m.Path, func(p string, fi os.FileInfo) error {
-			if p == m.Path {
-				return nil
-			}
-			sub := strings.TrimPrefix(strings.TrimPrefix(p, m.Path), "/")
-			return c.copyEntry(p, fi, filepath.Join(top, sub))
-		})
+		return c.walkInto(m, top)
 	}
-	if c.op.Extract && c.op.FromCtx {
+	if c.excl.Excluded(m, m.Path, false) {
+		return nil
+	}
+	if c.unpack {
 		if ok, err := c.extract(ctx, m.Path, dest); ok || err != nil {
 			return err
 		}
@@ -327,7 +449,7 @@ func (c *copier) setMeta(target string, fi os.FileInfo) error {
 	uid, gid := 0, 0
 	if c.owner != nil {
 		uid, gid = c.owner.uid, c.owner.gid
-	} else if !c.op.FromCtx {
+	} else if !c.rootOwned {
 		uid, gid = fileOwner(fi)
 	}
 	if err := os.Lchown(target, uid, gid); err != nil {
@@ -337,8 +459,8 @@ func (c *copier) setMeta(target string, fi os.FileInfo) error {
 		return nil
 	}
 	mode := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
-	if c.mode != nil {
-		mode = *c.mode
+	if c.chmod != nil {
+		mode = llb.FileMode(c.chmod.Apply(llb.UnixMode(mode), fi.IsDir()))
 	}
 	return os.Chmod(target, mode)
 }

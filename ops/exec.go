@@ -19,8 +19,9 @@ import (
 
 // execOp runs a RUN step.
 type execOp struct {
-	env *Env
-	op  llb.ExecOp
+	env     *Env
+	op      llb.ExecOp
+	secrets Secrets // values for secret mounts; never part of the key
 }
 
 func (o *execOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Digest, error) {
@@ -57,10 +58,15 @@ func (o *execOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (s
 	}
 	tail := &tailWriter{max: TailLines}
 	out := io.MultiWriter(log, tail)
-	err = o.env.Executor.Run(ctx, mounts, nil, executor.Process{
-		Args: o.op.Args, Env: withProxy(o.op.Env, o.op.ProxyEnv), Cwd: o.op.Cwd, User: o.op.User, Network: o.op.Network,
-		Hostname: o.op.Hostname, Stdout: out, Stderr: out,
-	})
+	rm, err := o.setupMounts(ctx, in)
+	if err == nil {
+		env := append(append([]string(nil), o.op.Env...), rm.env...)
+		err = o.env.Executor.Run(ctx, mounts, rm.mounts, executor.Process{
+			Args: o.op.Args, Env: withProxy(env, o.op.ProxyEnv), Cwd: o.op.Cwd, User: o.op.User, Network: o.op.Network,
+			Hostname: o.op.Hostname, Stdout: out, Stderr: out,
+		})
+	}
+	rm.release()
 	if err != nil {
 		s.Remove(context.WithoutCancel(ctx), key)
 		var ee *executor.ExitError

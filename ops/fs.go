@@ -134,20 +134,6 @@ func fileOwner(fi os.FileInfo) (int, int) {
 	return 0, 0
 }
 
-func unixToGoMode(m uint32) os.FileMode {
-	mode := os.FileMode(m & 0o777)
-	if m&unix.S_ISUID != 0 {
-		mode |= os.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		mode |= os.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		mode |= os.ModeSticky
-	}
-	return mode
-}
-
 // extract unpacks a local tar archive (plain, gzip, bzip2 or zstd) into
 // dest, as ADD does. It reports false for files that are not archives.
 func (c *copier) extract(ctx context.Context, rel, dest string) (bool, error) {

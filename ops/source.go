@@ -52,11 +52,11 @@ func (o *contextOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Di
 	if o.env.Context == nil {
 		return "", fmt.Errorf("no build context")
 	}
-	sum, err := o.env.Context.Hash(ctx, o.op.Includes, o.env.Memo)
+	sum, err := o.env.Context.HashExcluding(ctx, o.op.Includes, o.op.CopyExcludes, o.env.Memo)
 	if err != nil {
 		return "", err
 	}
-	o.env.ctxSums.Store(selectionKey(o.op.Includes), sum)
+	o.env.ctxSums.Store(selectionKey(ctxSelection(o.op.Includes, o.op.CopyExcludes)), sum)
 	return key(o.op, in, sum), nil
 }
 

@@ -39,6 +39,8 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	fs.BoolVar(&push, "push", false, "push the image to the registry of each -t name")
 	fs.BoolVar(&pull, "pull", false, "always ask the registry for base images")
 	fs.StringVar(&metadataFile, "metadata-file", "", "write the image's digests and names as JSON to this file")
+	var secretFlags []string
+	fs.StringArrayVar(&secretFlags, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=PATH|,env=VAR]")
 	rest, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -77,12 +79,16 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 		}
 		outs = append(outs, out)
 	}
+	secrets, err := parseSecrets(secretFlags)
+	if err != nil {
+		return err
+	}
 	client := registryClient(g, sys)
 	res, err := build.Build(ctx, sys, build.Options{
 		Pull: pull, Registry: client(),
 		ContextDir: rest[0], Dockerfile: file, Stdin: os.Stdin, Tags: tags, BuildArgs: argMap,
 		Labels: labelMap, Target: target, NoCache: noCache, Progress: pr,
-		Network: network, NoCacheFilter: noCacheStages,
+		Network: network, NoCacheFilter: noCacheStages, Secrets: secrets,
 	})
 	if err != nil {
 		return err
@@ -106,6 +112,68 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 		fmt.Println(id)
 	}
 	return nil
+}
+
+// parseSecrets reads --secret id=ID[,src=PATH|,env=VAR] values as docker
+// buildx does: "id=ID" alone takes environment variable ID, else a file
+// ID. A missing variable is left out (RUN steps that require it fail).
+func parseSecrets(vals []string) (ops.Secrets, error) {
+	out := ops.Secrets{}
+	for _, v := range vals {
+		var id, src, env, typ string
+		for _, f := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(f, "=")
+			if !ok {
+				return nil, usageError{fmt.Errorf("invalid --secret %q: field %q must be a key=value pair", v, f)}
+			}
+			switch strings.ToLower(k) {
+			case "id":
+				id = val
+			case "src", "source":
+				src = val
+			case "env":
+				env = val
+			case "type":
+				typ = val
+			default:
+				return nil, usageError{fmt.Errorf("invalid --secret %q: unexpected key %q", v, k)}
+			}
+		}
+		if id == "" {
+			return nil, usageError{fmt.Errorf("invalid --secret %q: id is required", v)}
+		}
+		if typ != "" && typ != "file" && typ != "env" {
+			return nil, usageError{fmt.Errorf("invalid --secret %q: type must be file or env", v)}
+		}
+		if src != "" && env != "" {
+			return nil, usageError{fmt.Errorf("invalid --secret %q: src and env are exclusive", v)}
+		}
+		if typ == "env" && env == "" {
+			env, src = src, ""
+			if env == "" {
+				env = id
+			}
+		}
+		if src == "" && env == "" {
+			if _, ok := os.LookupEnv(id); ok || typ == "env" {
+				env = id
+			} else {
+				src = id
+			}
+		}
+		if env != "" {
+			if val, ok := os.LookupEnv(env); ok {
+				out[id] = []byte(val)
+			}
+			continue
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, fmt.Errorf("--secret id=%s: %w", id, err)
+		}
+		out[id] = b
+	}
+	return out, nil
 }
 
 // checkNetwork validates --network.
