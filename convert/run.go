@@ -8,15 +8,13 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/llb"
 )
 
 func (s *stageState) run(c *instructions.RunCommand) error {
-	if len(c.Files) > 0 {
-		return notSupported("RUN with a heredoc")
-	}
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return notSupported("RUN --security=" + sec)
 	}
@@ -32,18 +30,57 @@ func (s *stageState) run(c *instructions.RunCommand) error {
 		network = ""
 	}
 	args := append([]string(nil), c.CmdLine...)
+	var script *llb.ExecMount
+	if len(c.Files) > 0 {
+		var err error
+		if args, script, err = heredocArgs(c); err != nil {
+			return err
+		}
+	}
 	if c.PrependShell {
-		args = append(s.shell(), strings.Join(c.CmdLine, " "))
+		args = append(s.shell(), strings.Join(args, " "))
 	}
 	env := s.runEnv()
 	mounts, inputs, err := s.runMounts(c)
 	if err != nil {
 		return err
 	}
+	if script != nil {
+		mounts = append(mounts, *script)
+	}
 	op := llb.ExecOp{Args: args, Env: env, Cwd: s.cwd(), User: s.image.Config.User, Network: network, ProxyEnv: s.c.proxyEnv, Mounts: mounts}
 	s.vertex = newStep(op, s.meta(c), append([]*llb.Vertex{s.vertex}, inputs...)...)
 	s.history("RUN "+runCommandString(args, s.args, s.expandEnv())+" # buildkit", true)
 	return nil
+}
+
+// heredocArgs turns a RUN with heredocs into its command, as BuildKit
+// does: a RUN that is one heredoc runs its text with the shell, or, when
+// the text starts with "#!", as a script file mounted at /dev/pipes/NAME;
+// a command with heredocs gets them back in place, for the shell to read.
+func heredocArgs(c *instructions.RunCommand) ([]string, *llb.ExecMount, error) {
+	if len(c.CmdLine) != 1 || !c.PrependShell {
+		return nil, nil, fmt.Errorf("parsing produced an invalid run command: %v", c.CmdLine)
+	}
+	if hd := parser.MustParseHeredoc(c.CmdLine[0]); hd != nil {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			target := path.Join("/dev/pipes", c.Files[0].Name)
+			return []string{target}, &llb.ExecMount{Type: "file", Target: target, Data: data, Mode: 0o755}, nil
+		}
+		return []string{data}, nil, nil
+	}
+	var b strings.Builder
+	b.WriteString(c.CmdLine[0])
+	for _, f := range c.Files {
+		b.WriteByte('\n')
+		b.WriteString(f.Data)
+		b.WriteString(f.Name)
+	}
+	return []string{b.String()}, nil, nil
 }
 
 // runCommandString renders a RUN for history as BuildKit does: the ARGs in

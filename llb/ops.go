@@ -50,7 +50,7 @@ func (ExecOp) Kind() string { return "exec" }
 // ExecMount is one RUN --mount. Everything in it is part of the digest
 // and the cache key; a secret's value never is (only its ID).
 type ExecMount struct {
-	Type   string `json:"type"` // "bind", "cache", "tmpfs" or "secret"
+	Type   string `json:"type"` // "bind", "cache", "tmpfs", "secret" or "file"
 	Target string `json:"target,omitempty"`
 	// Input is the index of the exec vertex's input a bind reads (a
 	// context source or a rootfs); 0 means none.
@@ -66,6 +66,7 @@ type ExecMount struct {
 	Size     int64  `json:"size,omitempty"`     // tmpfs size limit in bytes
 	Env      string `json:"env,omitempty"`      // secret: exported as this variable
 	Required bool   `json:"required,omitempty"` // secret: fail when missing
+	Data     string `json:"data,omitempty"`     // file: the content (a RUN heredoc script)
 }
 
 // CopyOp copies Sources from input 1 (a context source or a rootfs; absent

@@ -72,6 +72,8 @@ func (o *execOp) setupMounts(ctx context.Context, in []solver.Result) (*runMount
 			r.mounts = append(r.mounts, executor.Mount{Target: m.Target, Type: "tmpfs", Options: opts})
 		case "secret":
 			err = o.secretMount(r, m)
+		case "file":
+			err = o.fileMount(r, m)
 		case "bind":
 			if m.Input <= 0 || m.Input >= len(in) {
 				return r, fmt.Errorf("bind mount of %s: bad input %d", m.Target, m.Input)
@@ -218,6 +220,25 @@ func (o *execOp) secretMount(r *runMounts, m llb.ExecMount) error {
 		return fmt.Errorf("secret %s: %w", m.ID, err)
 	}
 	r.mounts = append(r.mounts, executor.Mount{Target: m.Target, Type: "bind", Source: file, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+	return nil
+}
+
+// fileMount binds a read-only file holding m.Data (a RUN heredoc script
+// with a shebang) at m.Target.
+func (o *execOp) fileMount(r *runMounts, m llb.ExecMount) error {
+	dir, err := o.env.Root.TempDir("heredoc")
+	if err != nil {
+		return err
+	}
+	r.cleanup = append(r.cleanup, func() { os.RemoveAll(dir) })
+	file := filepath.Join(dir, "script")
+	if err := os.WriteFile(file, []byte(m.Data), 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(file, fs.FileMode(m.Mode&0o777)); err != nil {
+		return err
+	}
+	r.mounts = append(r.mounts, executor.Mount{Target: m.Target, Type: "bind", Source: file, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	return nil
 }
 
