@@ -164,7 +164,7 @@ func locate(df *parser.Dockerfile, err error) error {
 	if text == "" {
 		text = df.Line(m.Line)
 	}
-	return &parser.Error{File: m.File, Line: m.Line, Err: fmt.Errorf("%s: %w", text, ve.Err)}
+	return &parser.Error{File: m.File, Line: m.Line, Err: fmt.Errorf("%s: %w", text, ve.Err), Source: df.Source()}
 }
 
 // writeImage completes the config (layers, times, labels) and stores it.

@@ -23,9 +23,36 @@ type Dockerfile struct {
 
 // Error is an error tied to a Dockerfile line.
 type Error struct {
-	File string
-	Line int
-	Err  error
+	File   string
+	Line   int
+	Err    error
+	Source []string // the Dockerfile's lines, for Excerpt; may be nil
+}
+
+// Excerpt renders the failing line with one line of context on each side,
+// as BuildKit prints it:
+//
+//	Dockerfile:3
+//	--------------------
+//	   2 |     RUN true
+//	   3 | >>> RUN exit 3
+//	   4 |     CMD ["sh"]
+//	--------------------
+//
+// It returns nil when the line or the source is unknown.
+func (e *Error) Excerpt() []string {
+	if e.Line <= 0 || e.Line > len(e.Source) {
+		return nil
+	}
+	out := []string{fmt.Sprintf("%s:%d", e.File, e.Line), "--------------------"}
+	for n := max(1, e.Line-1); n <= min(len(e.Source), e.Line+1); n++ {
+		mark := "    "
+		if n == e.Line {
+			mark = ">>> "
+		}
+		out = append(out, strings.TrimRight(fmt.Sprintf("%4d | %s%s", n, mark, e.Source[n-1]), " \t\r"))
+	}
+	return append(out, "--------------------")
 }
 
 func (e *Error) Error() string {
@@ -38,7 +65,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Parse parses the Dockerfile src; file is the name errors use.
-func Parse(file string, src []byte) (*Dockerfile, error) {
+func Parse(file string, src []byte) (df *Dockerfile, err error) {
+	defer func() {
+		var pe *Error
+		if errors.As(err, &pe) && pe.Source == nil {
+			pe.Source = strings.Split(string(src), "\n")
+		}
+	}()
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, &Error{File: file, Err: errors.New("the Dockerfile is empty")}
 	}
@@ -46,7 +79,7 @@ func Parse(file string, src []byte) (*Dockerfile, error) {
 	if err != nil {
 		return nil, locate(file, err)
 	}
-	df := &Dockerfile{File: file, Escape: res.EscapeToken, lines: strings.Split(string(src), "\n")}
+	df = &Dockerfile{File: file, Escape: res.EscapeToken, lines: strings.Split(string(src), "\n")}
 	for _, w := range res.Warnings {
 		df.Warnings = append(df.Warnings, fmt.Sprintf("%s:%d: %s", file, w.Location.Start.Line, w.Short))
 	}
@@ -93,8 +126,11 @@ func (d *Dockerfile) Wrap(loc []bkparser.Range, err error) error {
 	if len(loc) > 0 {
 		line = loc[0].Start.Line
 	}
-	return &Error{File: d.File, Line: line, Err: err}
+	return &Error{File: d.File, Line: line, Err: err, Source: d.lines}
 }
+
+// Source returns the file's lines.
+func (d *Dockerfile) Source() []string { return d.lines }
 
 // Line returns the text of source line n (1-based), trimmed.
 func (d *Dockerfile) Line(n int) string {

@@ -39,3 +39,19 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorExcerpt(t *testing.T) {
+	_, err := Parse("Dockerfile", []byte("FROM scratch\nRUN true\nFOO bar\nCMD x\n"))
+	pe, ok := err.(*Error)
+	if !ok {
+		t.Fatalf("error %T %v", err, err)
+	}
+	got := strings.Join(pe.Excerpt(), "\n")
+	want := "Dockerfile:3\n--------------------\n   2 |     RUN true\n   3 | >>> FOO bar\n   4 |     CMD x\n--------------------"
+	if got != want {
+		t.Fatalf("excerpt:\n%s\nwant:\n%s", got, want)
+	}
+	if (&Error{File: "Dockerfile", Err: err}).Excerpt() != nil {
+		t.Fatal("an error without a line has an excerpt")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/xbuild/xbuild/build"
 	"github.com/xbuild/xbuild/exporter"
 	"github.com/xbuild/xbuild/ops"
+	"github.com/xbuild/xbuild/parser"
 	"github.com/xbuild/xbuild/progress"
 )
 
@@ -232,6 +233,12 @@ func printFailure(err error) {
 			fmt.Fprintf(os.Stderr, " > %s\n", l)
 		}
 		fmt.Fprintf(os.Stderr, "------\n")
+	}
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		for _, l := range pe.Excerpt() {
+			fmt.Fprintln(os.Stderr, l)
+		}
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(os.Stderr, "ERROR: %s\n", msg)
