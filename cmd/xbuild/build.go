@@ -84,10 +84,22 @@ func runBuild(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	contextDir := rest[0]
+	if contextDir == "-" {
+		if file == "-" {
+			return usageError{fmt.Errorf("the context and the Dockerfile cannot both come from standard input")}
+		}
+		dir, df, cleanup, err := build.StdinContext(ctx, sys, os.Stdin, file)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		contextDir, file = dir, df
+	}
 	client := registryClient(g, sys)
 	res, err := build.Build(ctx, sys, build.Options{
 		Pull: pull, Registry: client(),
-		ContextDir: rest[0], Dockerfile: file, Stdin: os.Stdin, Tags: tags, BuildArgs: argMap,
+		ContextDir: contextDir, Dockerfile: file, Stdin: os.Stdin, Tags: tags, BuildArgs: argMap,
 		Labels: labelMap, Target: target, NoCache: noCache, Progress: pr,
 		Network: network, NoCacheFilter: noCacheStages, Secrets: secrets,
 	})
