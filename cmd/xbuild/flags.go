@@ -76,7 +76,7 @@ func parse(fs *pflag.FlagSet, args []string, min, max int) ([]string, error) {
 		if err == pflag.ErrHelp {
 			return nil, err
 		}
-		return nil, usageError{err}
+		return nil, usageError{suggestFlag(fs, err)}
 	}
 	rest := fs.Args()
 	if len(rest) < min || (max >= 0 && len(rest) > max) {
@@ -95,4 +95,46 @@ func parse(fs *pflag.FlagSet, args []string, min, max int) ([]string, error) {
 
 func openSystem(g *globals) (*build.System, error) {
 	return build.Open(g.root)
+}
+
+// suggestFlag adds "did you mean --X?" to an unknown-flag error when a
+// flag of fs is a small edit away.
+func suggestFlag(fs *pflag.FlagSet, err error) error {
+	msg := err.Error()
+	const prefix = "unknown flag: --"
+	if !strings.HasPrefix(msg, prefix) {
+		return err
+	}
+	typed := strings.TrimPrefix(msg, prefix)
+	best, bestDist := "", 3
+	fs.VisitAll(func(f *pflag.Flag) {
+		if d := editDistance(typed, f.Name); d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	})
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w (did you mean --%s?)", err, best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
