@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -138,4 +139,19 @@ func TestNoopRunMakesEmptyLayer(t *testing.T) {
 	}
 	equal(t, "no-op layer diffID", noop.DiffID, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef")
 	equal(t, "layer of touch /etc/x", nonDirPaths(lastLayer(t, img)), []string{"/etc/x"})
+}
+
+func TestAddXzArchive(t *testing.T) {
+	t.Parallel()
+	r := sharedRoot(t)
+	dir := prepareCase(t, "add-xz")
+	src := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(src, "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "sub", "f"), []byte("payload\n"), 0o644))
+	if o, err := exec.Command("tar", "-C", src, "-cJf", filepath.Join(dir, "a.tar.xz"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("make a.tar.xz: %v\n%s", err, o)
+	}
+	img, _ := build(t, r, dir, "xbuild-test/add-xz")
+	checkFile(t, img, "/x/sub/f", "payload\n", 0o644, 0, 0)
+	checkAbsent(t, img, "/x/a.tar.xz")
 }

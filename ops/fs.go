@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -134,9 +135,37 @@ func fileOwner(fi os.FileInfo) (int, int) {
 	return 0, 0
 }
 
-// extract unpacks a local tar archive (plain, gzip, bzip2 or zstd) into
+// unxz decompresses r with the host's xz, as Docker's archive package
+// does (Go's standard library has no xz reader).
+func unxz(ctx context.Context, r io.Reader) (io.Reader, func() error, error) {
+	path, err := exec.LookPath("xz")
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: xz archives need the xz program on the host", errors.ErrUnsupported)
+	}
+	cmd := exec.CommandContext(ctx, path, "-d", "-c", "-q")
+	cmd.Stdin = r
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	wait := func() error {
+		io.Copy(io.Discard, out)
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	}
+	return out, wait, nil
+}
+
+// extract unpacks a local tar archive (plain, gzip, bzip2, xz or zstd) into
 // dest, as ADD does. It reports false for files that are not archives.
-func (c *copier) extract(ctx context.Context, rel, dest string) (bool, error) {
+func (c *copier) extract(ctx context.Context, rel, dest string) (ok bool, err error) {
 	f, err := os.Open(c.src.Path(rel))
 	if err != nil {
 		return false, err
@@ -149,7 +178,16 @@ func (c *copier) extract(ctx context.Context, rel, dest string) (bool, error) {
 	case bytes.HasPrefix(head, []byte("BZh")):
 		r = bzip2.NewReader(br)
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return false, fmt.Errorf("ADD %s: %w: xz archives", rel, errors.ErrUnsupported)
+		xr, wait, xerr := unxz(ctx, br)
+		if xerr != nil {
+			return false, fmt.Errorf("ADD %s: %w", rel, xerr)
+		}
+		defer func() {
+			if werr := wait(); werr != nil && err == nil {
+				err = fmt.Errorf("ADD %s: xz: %w", rel, werr)
+			}
+		}()
+		r = xr
 	default:
 		rc, err := layer.Decompress(br)
 		if err != nil {
