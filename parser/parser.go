@@ -80,6 +80,9 @@ func Parse(file string, src []byte) (df *Dockerfile, err error) {
 		return nil, locate(file, err)
 	}
 	df = &Dockerfile{File: file, Escape: res.EscapeToken, lines: strings.Split(string(src), "\n")}
+	if syn := syntaxDirective(src); syn != "" {
+		df.Warnings = append(df.Warnings, fmt.Sprintf("%s:1: the syntax directive (%s) is ignored: xbuild implements the Dockerfile frontend itself", file, syn))
+	}
 	for _, w := range res.Warnings {
 		df.Warnings = append(df.Warnings, fmt.Sprintf("%s:%d: %s", file, w.Location.Start.Line, w.Short))
 	}
@@ -174,4 +177,23 @@ func unwrapParse(err error) error {
 		return le.Unwrap()
 	}
 	return err
+}
+
+// syntaxDirective returns the value of a "# syntax=" parser directive at
+// the top of the file, or "".
+func syntaxDirective(src []byte) string {
+	for _, line := range strings.Split(string(src), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "#") {
+			return ""
+		}
+		k, v, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "#")), "=")
+		if !ok {
+			return ""
+		}
+		if strings.EqualFold(strings.TrimSpace(k), "syntax") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

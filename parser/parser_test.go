@@ -55,3 +55,17 @@ func TestErrorExcerpt(t *testing.T) {
 		t.Fatal("an error without a line has an excerpt")
 	}
 }
+
+func TestSyntaxDirectiveIsNoted(t *testing.T) {
+	df, err := Parse("Dockerfile", []byte("# syntax=docker/dockerfile:1\n# escape=\\\nFROM scratch\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(df.Warnings) != 1 || !strings.Contains(df.Warnings[0], "syntax directive (docker/dockerfile:1) is ignored") {
+		t.Fatalf("warnings %q", df.Warnings)
+	}
+	df, _ = Parse("Dockerfile", []byte("FROM scratch\n# syntax=x\n"))
+	if len(df.Warnings) != 0 {
+		t.Fatalf("a comment after FROM taken as a directive: %q", df.Warnings)
+	}
+}
