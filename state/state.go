@@ -77,6 +77,7 @@ func (r *Root) sweepTmp() {
 		name := e.Name()
 		if pid, ok := ownerPID(name); ok {
 			if !processAlive(pid) {
+				unmountUnder(r.Path("tmp", name))
 				os.RemoveAll(r.Path("tmp", name))
 			}
 			continue
