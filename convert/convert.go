@@ -114,8 +114,10 @@ func (c *converter) stageByName(name string) *stageState {
 // an image.
 func (c *converter) stageRef(name string, before int) (*stageState, error) {
 	if s := c.stageByName(name); s != nil {
-		if s.index >= before {
-			return nil, fmt.Errorf("stage %q is defined after this one: a stage can only refer to earlier stages", name)
+		// A later stage is fine (BuildKit registers every stage first);
+		// dispatch catches longer cycles.
+		if s.index == before {
+			return nil, fmt.Errorf("circular dependency detected on stage: %s", s.name)
 		}
 		return s, nil
 	}

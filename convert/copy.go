@@ -181,6 +181,9 @@ func (s *stageState) urlSources(p copyParams) ([]llb.URLSource, []string, error)
 // copySource returns the vertex the files come from, the source paths
 // within it and, with --parents, each one's pivot.
 func (s *stageState) copySource(p copyParams) (*llb.Vertex, []string, []string, error) {
+	if strings.Contains(p.from, "$") {
+		return nil, nil, nil, fmt.Errorf("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
+	}
 	var srcs, pivots []string
 	for _, src := range p.sd.SourcePaths {
 		if p.from == "" {

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/xbuild/xbuild/image"
 	"github.com/xbuild/xbuild/llb"
+	"github.com/xbuild/xbuild/parser"
 )
 
 // stageState is one stage being converted.
@@ -58,7 +60,7 @@ func (c *converter) dispatch(s *stageState) error {
 		return nil
 	}
 	if s.busy {
-		return c.df.Errorf(s.stage.Location, "circular dependency on stage %q", s.stage.Name)
+		return c.df.Errorf(s.stage.Location, "circular dependency detected on stage: %s", s.name)
 	}
 	s.busy = true
 	defer func() { s.busy = false }()
@@ -85,6 +87,10 @@ func (c *converter) dispatch(s *stageState) error {
 	for i, cmd := range cmds {
 		s.inOnbuild = i < triggers
 		if err := s.dispatchCommand(cmd); err != nil {
+			var located *parser.Error
+			if errors.As(err, &located) {
+				return err // from a stage this one depends on: already located
+			}
 			return c.df.Wrap(cmd.Location(), fmt.Errorf("%s: %w", instructionText(cmd), err))
 		}
 	}
