@@ -105,11 +105,19 @@ func (s *stageState) runEnv() []string {
 		k, _, _ := strings.Cut(kv, "=")
 		seen[k] = true
 	}
+	// A redeclared ARG takes its place of first declaration with the
+	// value of the last one.
+	at := map[string]int{}
 	for _, a := range s.args {
-		if a.Value != nil && !seen[a.Key] {
-			env = append(env, a.Key+"="+*a.Value)
-			seen[a.Key] = true
+		if a.Value == nil || seen[a.Key] {
+			continue
 		}
+		if i, ok := at[a.Key]; ok {
+			env[i] = a.Key + "=" + *a.Value
+			continue
+		}
+		at[a.Key] = len(env)
+		env = append(env, a.Key+"="+*a.Value)
 	}
 	return env
 }

@@ -32,3 +32,10 @@ func TestCopyFromStageReferences(t *testing.T) {
 	_, res = r.Build(t, writeDockerfile(t, "ARG SRC=x\nFROM xbuild-test/busybox\nCOPY --from=$SRC /x /x\n"), "-t", "x3")
 	checkBuildFails(t, res, 3, "variable expansion is not supported for --from")
 }
+
+func TestArgRedeclaredFallsBackToGlobal(t *testing.T) {
+	t.Parallel()
+	r := sharedRoot(t)
+	img, _ := buildCase(t, r, "arg-global-fallback")
+	checkFile(t, img, "/args", "[global] [one]\n", 0o644, 0, 0)
+}
