@@ -25,6 +25,7 @@ type copyParams struct {
 	checksum string
 	excludes []string
 	parents  bool
+	unpack   *bool // ADD --unpack: nil = local archives only
 }
 
 func (s *stageState) copy(c *instructions.CopyCommand) error {
@@ -35,15 +36,12 @@ func (s *stageState) add(c *instructions.AddCommand) error {
 	if c.KeepGitDir != nil {
 		return notSupported("ADD --keep-git-dir")
 	}
-	if c.Unpack != nil {
-		return notSupported("ADD --unpack")
-	}
 	for _, src := range c.SourcePaths {
 		if isURL(src) && !isHTTP(src) {
 			return notSupported("ADD from a git repository")
 		}
 	}
-	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, checksum: c.Checksum, excludes: c.ExcludePatterns})
+	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, checksum: c.Checksum, excludes: c.ExcludePatterns, unpack: c.Unpack})
 }
 
 // checkChmod validates a --chmod value as BuildKit does: an octal mode up
@@ -101,8 +99,12 @@ func (s *stageState) doCopy(p copyParams) error {
 	orig := p.sd.SourcePaths
 	p.sd.SourcePaths = paths
 	dest := s.absPath(p.sd.DestPath)
-	op := llb.CopyOp{Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: p.add, AllowEmpty: true,
-		Excludes: p.excludes, Parents: p.parents, URLs: urls}
+	// ADD unpacks local archives unless --unpack=false, and downloaded
+	// ones only with --unpack=true, as BuildKit.
+	extract := p.add && (p.unpack == nil || *p.unpack)
+	unpackURLs := p.add && p.unpack != nil && *p.unpack
+	op := llb.CopyOp{Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: extract, AllowEmpty: true,
+		Excludes: p.excludes, Parents: p.parents, URLs: urls, UnpackURLs: unpackURLs}
 	for _, h := range p.sd.SourceContents {
 		op.Inline = append(op.Inline, llb.InlineFile{Name: h.Path, Data: h.Data})
 	}

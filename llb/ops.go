@@ -80,6 +80,8 @@ type CopyOp struct {
 	Excludes   []string `json:"excludes,omitempty"`
 	AllowEmpty bool     `json:"allowEmpty,omitempty"` // wildcards may match nothing
 	Extract    bool     `json:"extract,omitempty"`    // ADD: unpack local archives
+	// UnpackURLs unpacks downloaded archives (ADD --unpack=true).
+	UnpackURLs bool `json:"unpackURLs,omitempty"`
 	// Parents keeps each source's path below its pivot (Pivots[i], a
 	// prefix of Sources[i]; "" is the source root) under Dest.
 	Parents bool     `json:"parents,omitempty"`

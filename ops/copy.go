@@ -182,8 +182,9 @@ type copier struct {
 
 // extraSource is a temp directory holding files made for the copy.
 type extraSource struct {
-	dir   *buildcontext.Dir
-	names []string
+	dir    *buildcontext.Dir
+	names  []string
+	unpack bool // downloaded archives with ADD --unpack=true
 }
 
 // group is one tree's matches, with the pivot of each (for --parents).
@@ -243,7 +244,7 @@ func (c *copier) groups() ([]group, int, error) {
 		gs = append(gs, g)
 	}
 	for _, e := range c.extra {
-		g := group{dir: e.dir, rootOwned: true}
+		g := group{dir: e.dir, rootOwned: true, extract: e.unpack}
 		for _, name := range e.names {
 			g.matches = append(g.matches, buildcontext.Match{Name: name, Path: name})
 			g.pivots = append(g.pivots, "")

@@ -76,7 +76,7 @@ func (o *copyOp) extraSources(ctx context.Context) ([]extraSource, func(), error
 			}
 			j++
 		}
-		out = append(out, extraSource{dir: d, names: []string{name}})
+		out = append(out, extraSource{dir: d, names: []string{name}, unpack: o.op.UnpackURLs})
 	}
 	if len(o.op.Inline) > 0 {
 		d, err := mk("inline")
