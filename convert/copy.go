@@ -26,6 +26,7 @@ type copyParams struct {
 	excludes []string
 	parents  bool
 	unpack   *bool // ADD --unpack: nil = local archives only
+	keepGit  bool  // ADD --keep-git-dir
 }
 
 func (s *stageState) copy(c *instructions.CopyCommand) error {
@@ -33,15 +34,8 @@ func (s *stageState) copy(c *instructions.CopyCommand) error {
 }
 
 func (s *stageState) add(c *instructions.AddCommand) error {
-	if c.KeepGitDir != nil {
-		return notSupported("ADD --keep-git-dir")
-	}
-	for _, src := range c.SourcePaths {
-		if isURL(src) && !isHTTP(src) {
-			return notSupported("ADD from a git repository")
-		}
-	}
-	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, checksum: c.Checksum, excludes: c.ExcludePatterns, unpack: c.Unpack})
+	keepGit := c.KeepGitDir != nil && *c.KeepGitDir
+	return s.doCopy(copyParams{cmd: c, add: true, sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, checksum: c.Checksum, excludes: c.ExcludePatterns, unpack: c.Unpack, keepGit: keepGit})
 }
 
 // checkChmod validates a --chmod value as BuildKit does: an octal mode up
@@ -92,7 +86,7 @@ func (s *stageState) doCopy(p copyParams) error {
 	}); err != nil {
 		return err
 	}
-	urls, paths, err := s.urlSources(p)
+	urls, gits, paths, err := s.urlSources(p)
 	if err != nil {
 		return err
 	}
@@ -104,7 +98,7 @@ func (s *stageState) doCopy(p copyParams) error {
 	extract := p.add && (p.unpack == nil || *p.unpack)
 	unpackURLs := p.add && p.unpack != nil && *p.unpack
 	op := llb.CopyOp{Dest: dest, Chown: p.chown, Chmod: p.chmod, FromCtx: p.from == "", Extract: extract, AllowEmpty: true,
-		Excludes: p.excludes, Parents: p.parents, URLs: urls, UnpackURLs: unpackURLs}
+		Excludes: p.excludes, Parents: p.parents, URLs: urls, Git: gits, UnpackURLs: unpackURLs}
 	for _, h := range p.sd.SourceContents {
 		op.Inline = append(op.Inline, llb.InlineFile{Name: h.Path, Data: h.Data})
 	}
@@ -145,16 +139,24 @@ func (s *stageState) doCopy(p copyParams) error {
 
 // urlSources splits the HTTP(S) sources of an ADD from the others and
 // checks --checksum as BuildKit does.
-func (s *stageState) urlSources(p copyParams) ([]llb.URLSource, []string, error) {
+func (s *stageState) urlSources(p copyParams) ([]llb.URLSource, []llb.GitSource, []string, error) {
 	var urls []llb.URLSource
+	var gits []llb.GitSource
 	var paths []string
 	for _, src := range p.sd.SourcePaths {
+		if isURL(src) && !isHTTP(src) {
+			if !p.add {
+				return nil, nil, nil, errors.New("source can't be a git ref for COPY")
+			}
+			gits = append(gits, parseGitSource(src, p.keepGit))
+			continue
+		}
 		if !isHTTP(src) {
 			paths = append(paths, src)
 			continue
 		}
 		if !p.add {
-			return nil, nil, errors.New("source can't be a URL for COPY")
+			return nil, nil, nil, errors.New("source can't be a URL for COPY")
 		}
 		f := "__unnamed__"
 		if u, err := url.Parse(src); err == nil {
@@ -166,18 +168,32 @@ func (s *stageState) urlSources(p copyParams) ([]llb.URLSource, []string, error)
 	}
 	if p.checksum != "" {
 		if len(p.sd.SourcePaths) != 1 {
-			return nil, nil, errors.New("checksum can't be specified for multiple sources")
+			return nil, nil, nil, errors.New("checksum can't be specified for multiple sources")
+		}
+		if len(gits) == 1 {
+			return nil, nil, nil, notSupported("ADD --checksum of a git source")
 		}
 		if len(urls) != 1 {
-			return nil, nil, errors.New("checksum requires HTTP(S) or Git sources")
+			return nil, nil, nil, errors.New("checksum requires HTTP(S) or Git sources")
 		}
 		d, err := digest.Parse(p.checksum)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		urls[0].Checksum = d
 	}
-	return urls, paths, nil
+	return urls, gits, paths, nil
+}
+
+// parseGitSource splits "REMOTE#REF:SUBDIR" as ADD takes a git source.
+func parseGitSource(src string, keep bool) llb.GitSource {
+	g := llb.GitSource{Remote: src, KeepGitDir: keep}
+	if i := strings.LastIndexByte(src, '#'); i >= 0 {
+		g.Remote = src[:i]
+		g.Ref, g.Subdir, _ = strings.Cut(src[i+1:], ":")
+		g.Subdir = strings.Trim(path.Clean("/"+g.Subdir), "/")
+	}
+	return g
 }
 
 // copySource returns the vertex the files come from, the source paths

@@ -80,6 +80,8 @@ type CopyOp struct {
 	Excludes   []string `json:"excludes,omitempty"`
 	AllowEmpty bool     `json:"allowEmpty,omitempty"` // wildcards may match nothing
 	Extract    bool     `json:"extract,omitempty"`    // ADD: unpack local archives
+	// Git are repositories ADD copies (their files, at Ref, into Dest).
+	Git []GitSource `json:"git,omitempty"`
 	// UnpackURLs unpacks downloaded archives (ADD --unpack=true).
 	UnpackURLs bool `json:"unpackURLs,omitempty"`
 	// Parents keeps each source's path below its pivot (Pivots[i], a
@@ -98,6 +100,15 @@ type URLSource struct {
 	URL      string        `json:"url"`
 	Checksum digest.Digest `json:"checksum,omitempty"`
 	Filename string        `json:"filename"`
+}
+
+// GitSource is a repository ADD copies: Remote at Ref (a branch, tag or
+// commit; "" for the default branch), only Subdir when set.
+type GitSource struct {
+	Remote     string `json:"remote"`
+	Ref        string `json:"ref,omitempty"`
+	Subdir     string `json:"subdir,omitempty"`
+	KeepGitDir bool   `json:"keepGitDir,omitempty"`
 }
 
 // InlineFile is a heredoc source: a file with mode 0644 owned by 0:0.

@@ -22,9 +22,10 @@ import (
 
 // copyOp runs COPY and ADD.
 type copyOp struct {
-	env  *Env
-	op   llb.CopyOp
-	sums []digest.Digest // contents of URLs without a checksum, as keyed
+	env     *Env
+	op      llb.CopyOp
+	sums    []digest.Digest // contents of URLs without a checksum, as keyed
+	commits []string        // git sources' commits, as keyed
 }
 
 func (o *copyOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Digest, error) {
@@ -32,7 +33,11 @@ func (o *copyOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Diges
 	if err != nil {
 		return "", err
 	}
-	return key(o.op, in, sums...), nil
+	commits, err := o.gitCommits(ctx)
+	if err != nil {
+		return "", err
+	}
+	return key(o.op, in, append(sums, commits...)...), nil
 }
 
 func (o *copyOp) Exec(ctx context.Context, in []solver.Result, log io.Writer) (solver.Result, error) {
@@ -184,7 +189,8 @@ type copier struct {
 type extraSource struct {
 	dir    *buildcontext.Dir
 	names  []string
-	unpack bool // downloaded archives with ADD --unpack=true
+	tree   string // a git checkout: copy the contents of this dir ("" = all)
+	unpack bool   // downloaded archives with ADD --unpack=true
 }
 
 // group is one tree's matches, with the pivot of each (for --parents).
@@ -245,6 +251,10 @@ func (c *copier) groups() ([]group, int, error) {
 	}
 	for _, e := range c.extra {
 		g := group{dir: e.dir, rootOwned: true, extract: e.unpack}
+		if e.names == nil {
+			g.matches = append(g.matches, buildcontext.Match{Name: e.tree, Path: e.tree})
+			g.pivots = append(g.pivots, "")
+		}
 		for _, name := range e.names {
 			g.matches = append(g.matches, buildcontext.Match{Name: name, Path: name})
 			g.pivots = append(g.pivots, "")

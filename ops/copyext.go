@@ -78,6 +78,17 @@ func (o *copyOp) extraSources(ctx context.Context) ([]extraSource, func(), error
 		}
 		out = append(out, extraSource{dir: d, names: []string{name}, unpack: o.op.UnpackURLs})
 	}
+	for i, g := range o.op.Git {
+		commit := g.Ref
+		if i < len(o.commits) {
+			commit = o.commits[i]
+		}
+		e, err := o.cloneGit(ctx, g, commit, mk)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		out = append(out, e)
+	}
 	if len(o.op.Inline) > 0 {
 		d, err := mk("inline")
 		if err != nil {
