@@ -15,13 +15,12 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, unix.EPERM)
 }
 
-// unmountUnder detaches every mount at or below dir in this mount
-// namespace, deepest first: a killed process may have left one there (a
-// secret's tmpfs, a bind of a RUN --mount).
-func unmountUnder(dir string) {
+// MountsUnder lists the mount points at or below dir in this mount
+// namespace, in mount order.
+func MountsUnder(dir string) []string {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return
+		return nil
 	}
 	defer f.Close()
 	var points []string
@@ -36,6 +35,14 @@ func unmountUnder(dir string) {
 			points = append(points, mp)
 		}
 	}
+	return points
+}
+
+// unmountUnder detaches every mount at or below dir in this mount
+// namespace, deepest first: a killed process may have left one there (a
+// secret's tmpfs, a bind of a RUN --mount).
+func unmountUnder(dir string) {
+	points := MountsUnder(dir)
 	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
 	for _, mp := range points {
 		unix.Unmount(mp, unix.MNT_DETACH)

@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xbuild/xbuild/state"
 )
 
 // CommandTimeout bounds every xbuild command a test runs.
@@ -138,31 +139,7 @@ func CleanupRoot(dir string) error {
 
 // MountsUnder lists the mount points at or below dir in this mount
 // namespace, in mount order.
-func MountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out
-}
-
-func unescapeMountinfo(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
-}
+func MountsUnder(dir string) []string { return state.MountsUnder(dir) }
 
 // Command returns an unstarted `xbuild --root DIR args...` with no stdin.
 // The caller owns the process (and should hold a slot, see AcquireSlot).
