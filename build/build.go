@@ -91,6 +91,7 @@ func Build(ctx context.Context, sys *System, opt Options) (*Result, error) {
 		return nil, err
 	}
 	env := sys.opsEnv(ctxDir, memo)
+	defer env.Cleanup()
 	s := solver.New(solver.Options{
 		Cache: sys.Cache, Resolve: ops.ResolveWithSecrets(env, opt.Secrets), Reporter: opt.Progress, Valid: env.Valid, NoCache: opt.NoCache,
 	})

@@ -26,6 +26,7 @@ type copyOp struct {
 	op      llb.CopyOp
 	sums    []digest.Digest // contents of URLs without a checksum, as keyed
 	commits []string        // git sources' commits, as keyed
+	fetched []string        // files urlSums downloaded, one per entry of sums
 }
 
 func (o *copyOp) CacheKey(ctx context.Context, in []digest.Digest) (digest.Digest, error) {

@@ -18,24 +18,27 @@ import (
 
 // urlSums returns, for every URL source without a checksum, the digest of
 // its content, downloading it: the cache key then follows the content. A
-// URL with a checksum is keyed on the checksum alone.
+// URL with a checksum is keyed on the checksum alone. The downloads are
+// kept for Exec, so a cache miss does not fetch them again; Env.Cleanup
+// removes what a cache hit left unused.
 func (o *copyOp) urlSums(ctx context.Context) ([]digest.Digest, error) {
 	var sums []digest.Digest
-	o.sums = nil
+	o.sums, o.fetched = nil, nil
 	for _, u := range o.op.URLs {
 		if u.Checksum != "" {
 			continue
 		}
-		dir, err := o.env.Root.TempDir("http")
+		dir, err := o.env.tempDir("http")
 		if err != nil {
 			return nil, err
 		}
-		sum, err := download(ctx, u, filepath.Join(dir, "f"))
-		os.RemoveAll(dir)
+		file := filepath.Join(dir, "f")
+		sum, err := download(ctx, u, file)
 		if err != nil {
 			return nil, err
 		}
 		o.sums = append(o.sums, sum)
+		o.fetched = append(o.fetched, file)
 		sums = append(sums, sum)
 	}
 	return sums, nil
@@ -66,15 +69,14 @@ func (o *copyOp) extraSources(ctx context.Context) ([]extraSource, func(), error
 			return nil, cleanup, err
 		}
 		name := path.Base("/" + u.Filename)
-		sum, err := download(ctx, u, d.Path(name))
-		if err != nil {
-			return nil, cleanup, err
-		}
-		if u.Checksum == "" {
-			if j < len(o.sums) && o.sums[j] != sum {
-				return nil, cleanup, fmt.Errorf("%s changed while the build ran (%s, then %s); run the build again", u.URL, o.sums[j], sum)
+		if u.Checksum == "" && j < len(o.fetched) {
+			// Fetched for the cache key: exactly the content the key names.
+			if err := os.Rename(o.fetched[j], d.Path(name)); err != nil {
+				return nil, cleanup, err
 			}
 			j++
+		} else if _, err := download(ctx, u, d.Path(name)); err != nil {
+			return nil, cleanup, err
 		}
 		out = append(out, extraSource{dir: d, names: []string{name}, unpack: o.op.UnpackURLs})
 	}

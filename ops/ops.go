@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,32 @@ type Env struct {
 	// its key was computed, so a COPY can check that what it copied is what
 	// the key promised.
 	ctxSums sync.Map // string(selection) → digest.Digest
+
+	tmpMu sync.Mutex
+	tmp   []string // temp dirs that outlive one op, removed by Cleanup
+}
+
+// tempDir makes a temp dir that Cleanup removes at the end of the build.
+func (e *Env) tempDir(prefix string) (string, error) {
+	d, err := e.Root.TempDir(prefix)
+	if err != nil {
+		return "", err
+	}
+	e.tmpMu.Lock()
+	e.tmp = append(e.tmp, d)
+	e.tmpMu.Unlock()
+	return d, nil
+}
+
+// Cleanup removes the temp dirs the build's ops kept (downloads made for
+// cache keys that the cache then answered).
+func (e *Env) Cleanup() {
+	e.tmpMu.Lock()
+	defer e.tmpMu.Unlock()
+	for _, d := range e.tmp {
+		os.RemoveAll(d)
+	}
+	e.tmp = nil
 }
 
 // Resolve maps a vertex to its op; it is the solver's Resolver.
