@@ -122,16 +122,6 @@ func (s *Solver) Solve(ctx context.Context, target *llb.Vertex) (Result, error) 
 	return s.result(ctx, j)
 }
 
-// CacheKey returns target's cache key without running anything except the
-// key computations of its inputs.
-func (s *Solver) CacheKey(ctx context.Context, target *llb.Vertex) (digest.Digest, error) {
-	j, err := s.job(target)
-	if err != nil {
-		return "", err
-	}
-	return s.cacheKey(ctx, j)
-}
-
 func (s *Solver) job(v *llb.Vertex) (*job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

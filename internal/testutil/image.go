@@ -385,23 +385,6 @@ func (img *Image) File(t testing.TB, p string) Entry {
 	return e
 }
 
-// Content returns the content of the regular file (or hard link to one) at
-// p, failing the test when it is not a small regular file.
-func (img *Image) Content(t testing.TB, p string) string {
-	t.Helper()
-	e := img.File(t, p)
-	if e.Type == tar.TypeLink {
-		e = img.File(t, path.Clean("/"+e.Linkname))
-	}
-	if e.Type != tar.TypeReg {
-		t.Fatalf("image %s: %s is not a regular file: %s", img.Name, p, e)
-	}
-	if e.Content == nil && e.Size > 0 {
-		t.Fatalf("image %s: %s is too big to hold (%d bytes)", img.Name, p, e.Size)
-	}
-	return string(e.Content)
-}
-
 // Children returns the names directly under dir in the flattened
 // filesystem, sorted.
 func (img *Image) Children(dir string) []string {
