@@ -54,6 +54,7 @@ func runHistory(ctx context.Context, g *globals, args []string) error {
 		return nil
 	case *format == "json":
 		enc := json.NewEncoder(os.Stdout)
+		enc.SetEscapeHTML(false) // "<missing>" as docker prints it
 		for _, v := range views {
 			if err := enc.Encode(v); err != nil {
 				return err
